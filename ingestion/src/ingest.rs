@@ -1,0 +1,398 @@
+//! The ingestion of one run: every entity, parents first, from source to typed,
+//! validated batches and quarantined rows.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, new_null_array};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use contract::{Entity, EntitySpec, RuleId, schema::processed_schema};
+
+use crate::config::{EntityConfig, IngestConfig};
+use crate::error::{IngestError, Result};
+use crate::keys::{KeySet, key_of};
+use crate::mapping::Mapper;
+use crate::parse::ValueFormat;
+use crate::quarantine::{Quarantine, Rejection};
+use crate::source::{BATCH_ROWS, FileSet, QuerySource, RowSource, TextBatch};
+use crate::typing::{Failures, check_rows, type_column};
+
+/// What an entity's ingestion yields, batch by batch.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Typed, validated rows for the processed layer (schema: [`EntityRun::schema`]).
+    Accepted(RecordBatch),
+    /// Rejected rows for the quarantine layer (schema: `contract::schema::quarantine_schema`).
+    Quarantined(RecordBatch),
+}
+
+/// The counts of one entity's ingestion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntitySummary {
+    /// The entity.
+    pub entity: Entity,
+    /// The files read (or `query:<entity>`).
+    pub files: Vec<String>,
+    /// Records read: every data row of every file, whatever became of it.
+    pub raw_rows: u64,
+    /// Rows written to the processed layer.
+    pub accepted: u64,
+    /// Rows quarantined, by rule.
+    pub quarantined: BTreeMap<RuleId, u64>,
+    /// References not checked because their parent entity had no source this run.
+    pub unchecked_references: Vec<String>,
+}
+
+impl EntitySummary {
+    /// All quarantined rows.
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+
+    /// Rows quarantined as duplicates.
+    pub fn duplicates(&self) -> u64 {
+        self.quarantined
+            .get(&RuleId::Duplicate)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Ingests the entities of one raw folder, parents before children, so that
+/// references can be checked against the rows accepted before.
+///
+/// ```no_run
+/// use ingestion::{IngestConfig, Ingestor, Output};
+///
+/// let mut ingestor = Ingestor::new(IngestConfig::default(), "data/raw".as_ref(), "run-1");
+/// for entity in contract::Entity::ALL {
+///     let Some(mut run) = ingestor.open(entity)? else { continue };
+///     for output in &mut run {
+///         match output? {
+///             Output::Accepted(batch) => println!("{entity}: {} rows", batch.num_rows()),
+///             Output::Quarantined(batch) => println!("{entity}: {} rejected", batch.num_rows()),
+///         }
+///     }
+///     let summary = ingestor.finish(run)?;
+///     assert_eq!(summary.raw_rows, summary.accepted + summary.quarantined_total());
+/// }
+/// # Ok::<(), ingestion::IngestError>(())
+/// ```
+#[derive(Debug)]
+pub struct Ingestor {
+    config: IngestConfig,
+    raw: PathBuf,
+    run_id: String,
+    accepted_keys: BTreeMap<Entity, Arc<KeySet>>,
+}
+
+impl Ingestor {
+    /// An ingestor reading `raw` (the folder that relative file patterns start from).
+    pub fn new(config: IngestConfig, raw: &Path, run_id: &str) -> Ingestor {
+        Ingestor {
+            config,
+            raw: raw.to_owned(),
+            run_id: run_id.to_owned(),
+            accepted_keys: BTreeMap::new(),
+        }
+    }
+
+    /// Starts `entity`'s ingestion; `None` when it has no source in this run.
+    ///
+    /// Reads the first batch, so that the processed schema (which carries the
+    /// source's extra columns) is known before any row is written.
+    pub fn open(&self, entity: Entity) -> Result<Option<EntityRun>> {
+        let default = EntityConfig {
+            keep_extra_columns: true,
+            ..EntityConfig::default()
+        };
+        let config = self.config.entities.get(entity.name()).unwrap_or(&default);
+        let spec = entity.spec();
+        let mut quarantine = Quarantine::new(entity.name(), &self.run_id);
+        let (source, files): (Box<dyn RowSource>, Vec<String>) = match &config.query {
+            Some(sql) => {
+                let words: Vec<&str> = sql
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .collect();
+                let mut sources = Vec::new();
+                for (name, source) in self
+                    .config
+                    .sources
+                    .iter()
+                    .filter(|(name, _)| words.contains(&name.as_str()))
+                {
+                    let files = FileSet::new(
+                        &self.raw,
+                        &source.files,
+                        source.format,
+                        source.options.clone(),
+                    )?;
+                    sources.push((name.clone(), files));
+                }
+                let query = QuerySource::start(entity.name(), sql, sources, &mut quarantine)?;
+                (Box::new(query), vec![format!("query:{entity}")])
+            }
+            None => {
+                let patterns = config
+                    .files
+                    .clone()
+                    .unwrap_or_else(|| vec![spec.file_pattern.to_owned()]);
+                let files =
+                    FileSet::new(&self.raw, &patterns, config.format, config.options.clone())?;
+                if files.files().is_empty() {
+                    return Ok(None);
+                }
+                let names = files
+                    .files()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                (Box::new(files), names)
+            }
+        };
+        let references = spec
+            .references
+            .iter()
+            .map(|r| {
+                let index = spec
+                    .columns
+                    .iter()
+                    .position(|c| c.name == r.column)
+                    .unwrap_or_default();
+                (
+                    index,
+                    r.column,
+                    r.parent,
+                    self.accepted_keys.get(&r.parent).cloned(),
+                )
+            })
+            .collect();
+        let mut run = EntityRun {
+            spec,
+            source,
+            mapper: Mapper::new(spec, &config.columns, config.keep_extra_columns),
+            format: config.options.value_format(),
+            quarantine,
+            schema: processed_schema(spec, &[]),
+            outputs: VecDeque::new(),
+            first: None,
+            seen: KeySet::default(),
+            orphaned: Vec::new(),
+            references,
+            accepted: 0,
+            files,
+            finished: false,
+        };
+        run.first = run.source.next_batch(&mut run.quarantine)?;
+        if let Some(first) = &run.first {
+            run.mapper.map(&first.values)?;
+        }
+        run.schema = processed_schema(spec, run.mapper.extra_columns());
+        Ok(Some(run))
+    }
+
+    /// Ends `run`: checks conservation, keeps its accepted keys for the entities
+    /// that refer to it, and returns its counts.
+    pub fn finish(&mut self, run: EntityRun) -> Result<EntitySummary> {
+        let entity = run.spec.entity;
+        let summary = EntitySummary {
+            entity,
+            files: run.files,
+            raw_rows: run.source.records_read(),
+            accepted: run.accepted,
+            quarantined: run.quarantine.counts().clone(),
+            unchecked_references: run
+                .references
+                .iter()
+                .filter(|(.., keys)| keys.is_none())
+                .map(|(_, column, parent, _)| format!("{column} → {parent}"))
+                .collect(),
+        };
+        if summary.raw_rows != summary.accepted + summary.quarantined_total() {
+            return Err(IngestError::Conservation {
+                entity: entity.name().into(),
+                raw: summary.raw_rows,
+                accepted: summary.accepted,
+                quarantined: summary.quarantined_total(),
+            });
+        }
+        let is_parent = Entity::ALL
+            .iter()
+            .any(|e| e.spec().references.iter().any(|r| r.parent == entity));
+        if is_parent {
+            let mut keys = run.seen;
+            run.orphaned.iter().for_each(|k| keys.remove(*k));
+            self.accepted_keys.insert(entity, Arc::new(keys));
+        }
+        Ok(summary)
+    }
+}
+
+/// One entity's ingestion under way: an iterator of [`Output`]s.
+pub struct EntityRun {
+    spec: &'static EntitySpec,
+    source: Box<dyn RowSource>,
+    mapper: Mapper,
+    format: ValueFormat,
+    quarantine: Quarantine,
+    schema: SchemaRef,
+    outputs: VecDeque<Output>,
+    first: Option<TextBatch>,
+    seen: KeySet,
+    orphaned: Vec<u128>,
+    references: Vec<(usize, &'static str, Entity, Option<Arc<KeySet>>)>,
+    accepted: u64,
+    files: Vec<String>,
+    finished: bool,
+}
+
+impl EntityRun {
+    /// The schema of the accepted batches: the processed layer's schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The entity.
+    pub fn entity(&self) -> Entity {
+        self.spec.entity
+    }
+
+    fn next_output(&mut self) -> Result<Option<Output>> {
+        while self.outputs.is_empty() && !self.finished {
+            let batch = match self.first.take() {
+                Some(first) => Some(first),
+                None => self.source.next_batch(&mut self.quarantine)?,
+            };
+            match batch {
+                Some(batch) => {
+                    let accepted = self.process(&batch)?;
+                    if accepted.num_rows() > 0 {
+                        self.outputs.push_back(Output::Accepted(accepted));
+                    }
+                }
+                None => self.finished = true,
+            }
+            if self.quarantine.pending() >= BATCH_ROWS || self.finished {
+                self.outputs
+                    .extend(self.quarantine.take_batch().map(Output::Quarantined));
+            }
+        }
+        Ok(self.outputs.pop_front())
+    }
+
+    /// Types and validates one batch: failing rows go to the quarantine, the
+    /// others come back as a processed batch.
+    fn process(&mut self, batch: &TextBatch) -> Result<RecordBatch> {
+        let rows = batch.values.num_rows();
+        let mapped = self.mapper.map(&batch.values)?;
+        let mut failures = Failures::new(rows);
+        let typed: Vec<ArrayRef> = self
+            .spec
+            .columns
+            .iter()
+            .zip(&mapped.contract)
+            .map(|(column, text)| {
+                type_column(column, text.as_ref(), rows, &self.format, &mut failures)
+            })
+            .collect();
+        check_rows(self.spec, &mapped.contract, &typed, &mut failures);
+        self.check_keys(&typed, &mut failures);
+
+        let keep: BooleanArray = (0..rows).map(|row| Some(failures.passes(row))).collect();
+        for row in (0..rows).filter(|&row| !failures.passes(row)) {
+            if let Some(failure) = failures.get(row) {
+                self.quarantine.push(Rejection {
+                    file: &batch.file,
+                    line: batch.lines.is_valid(row).then(|| batch.lines.value(row)),
+                    raw: batch.raw.value(row),
+                    rule: failure.rule,
+                    column: failure.column,
+                    reason: &failure.reason,
+                });
+            }
+        }
+        let mut columns = typed;
+        columns.extend(
+            mapped
+                .extras
+                .into_iter()
+                .map(|e| e.unwrap_or_else(|| new_null_array(&DataType::Utf8, rows))),
+        );
+        columns.push(Arc::new(StringArray::from(vec![batch.file.as_ref(); rows])));
+        columns.push(Arc::new(batch.lines.clone()));
+        let nullable = Schema::new(
+            self.schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        );
+        let all = RecordBatch::try_new(Arc::new(nullable), columns)?;
+        let accepted = filter_record_batch(&all, &keep)?;
+        self.accepted += accepted.num_rows() as u64;
+        Ok(RecordBatch::try_new(
+            self.schema.clone(),
+            accepted.columns().to_vec(),
+        )?)
+    }
+
+    /// `duplicate` then `orphan_reference`, for the rows that passed every other rule.
+    fn check_keys(&mut self, typed: &[ArrayRef], failures: &mut Failures) {
+        let column = |name: &str| {
+            self.spec
+                .columns
+                .iter()
+                .position(|c| c.name == name)
+                .map(|i| &typed[i])
+        };
+        let key_columns: Vec<&ArrayRef> = self.spec.key.iter().filter_map(|k| column(k)).collect();
+        let key_name = self.spec.key.join(", ");
+        for row in 0..typed.first().map_or(0, |a| a.len()) {
+            if !failures.passes(row) {
+                continue;
+            }
+            let Some(key) = key_of(&key_columns, row) else {
+                continue;
+            };
+            if !self.seen.insert(key) {
+                failures.record(
+                    row,
+                    RuleId::Duplicate,
+                    self.spec.key.first().copied(),
+                    || format!("{key_name} repeats an earlier row's (the first one is kept)"),
+                );
+                continue;
+            }
+            for (index, name, parent, keys) in &self.references {
+                let Some(keys) = keys else { continue };
+                let Some(reference) = key_of(&[&typed[*index]], row) else {
+                    continue;
+                };
+                if !keys.contains(reference) {
+                    let value = typed[*index]
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .map(|a| a.value(row).to_owned());
+                    failures.record(row, RuleId::OrphanReference, Some(name), || {
+                        format!(
+                            "{name} '{}' is not a known {parent} row",
+                            value.unwrap_or_default()
+                        )
+                    });
+                    self.orphaned.push(key);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for EntityRun {
+    type Item = Result<Output>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_output().transpose()
+    }
+}

@@ -1,0 +1,139 @@
+//! The quarantine: every rejected row, with where it came from and why.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use contract::{RuleId, schema::quarantine_schema};
+
+/// One rejected row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection<'a> {
+    /// The file it came from (`query:<entity>` for rows built by a query).
+    pub file: &'a str,
+    /// Its first line in that file, 1-based with the header as line 1.
+    pub line: Option<i64>,
+    /// The record as it was delivered.
+    pub raw: &'a str,
+    /// The first rule it breaks.
+    pub rule: RuleId,
+    /// The column at fault, where one is.
+    pub column: Option<&'a str>,
+    /// A sentence a person understands.
+    pub reason: &'a str,
+}
+
+/// Collects rejected rows of one entity into quarantine batches and counts them by rule.
+#[derive(Debug)]
+pub struct Quarantine {
+    entity: &'static str,
+    run_id: String,
+    file: StringBuilder,
+    line: Int64Builder,
+    raw: StringBuilder,
+    rule: StringBuilder,
+    column: StringBuilder,
+    reason: StringBuilder,
+    rows: usize,
+    counts: BTreeMap<RuleId, u64>,
+}
+
+impl Quarantine {
+    /// An empty quarantine for `entity`, stamping rows with `run_id`.
+    pub fn new(entity: &'static str, run_id: &str) -> Quarantine {
+        Quarantine {
+            entity,
+            run_id: run_id.to_owned(),
+            file: StringBuilder::new(),
+            line: Int64Builder::new(),
+            raw: StringBuilder::new(),
+            rule: StringBuilder::new(),
+            column: StringBuilder::new(),
+            reason: StringBuilder::new(),
+            rows: 0,
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a rejected row.
+    pub fn push(&mut self, row: Rejection<'_>) {
+        self.file.append_value(row.file);
+        self.line.append_option(row.line);
+        self.raw.append_value(row.raw);
+        self.rule.append_value(row.rule.as_str());
+        self.column.append_option(row.column);
+        self.reason.append_value(row.reason);
+        self.rows += 1;
+        *self.counts.entry(row.rule).or_default() += 1;
+    }
+
+    /// Rows waiting to be taken as a batch.
+    pub fn pending(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows quarantined so far, by rule.
+    pub fn counts(&self) -> &BTreeMap<RuleId, u64> {
+        &self.counts
+    }
+
+    /// Takes the pending rows as a batch of the quarantine schema, if there are any.
+    pub fn take_batch(&mut self) -> Option<RecordBatch> {
+        if self.rows == 0 {
+            return None;
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let constant = |value: &str| {
+            let mut builder = StringBuilder::with_capacity(rows, value.len() * rows);
+            (0..rows).for_each(|_| builder.append_value(value));
+            Arc::new(builder.finish()) as ArrayRef
+        };
+        let entity = constant(self.entity);
+        let run_id = constant(&self.run_id);
+        let columns: Vec<ArrayRef> = vec![
+            entity,
+            Arc::new(self.file.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.raw.finish()),
+            Arc::new(self.rule.finish()),
+            Arc::new(self.column.finish()),
+            Arc::new(self.reason.finish()),
+            run_id,
+        ];
+        // The columns are built to the schema above, so this cannot fail.
+        RecordBatch::try_new(quarantine_schema(), columns).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    #[test]
+    fn batches_carry_every_field_and_counts_by_rule() {
+        let mut q = Quarantine::new("transactions", "run-1");
+        let row = Rejection {
+            file: "t.csv",
+            line: Some(3),
+            raw: "a,b",
+            rule: RuleId::MalformedRecord,
+            column: None,
+            reason: "2 fields, expected 3",
+        };
+        q.push(row.clone());
+        q.push(Rejection {
+            rule: RuleId::Duplicate,
+            line: None,
+            column: Some("transaction_id"),
+            ..row
+        });
+        let batch = q.take_batch().expect("two rows");
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.column(4).as_string::<i32>().value(1), "duplicate");
+        assert!(batch.column(2).is_null(1));
+        assert_eq!(batch.column(7).as_string::<i32>().value(0), "run-1");
+        assert_eq!(q.counts().get(&RuleId::MalformedRecord), Some(&1));
+        assert!(q.take_batch().is_none());
+    }
+}

@@ -1,0 +1,17 @@
+//! Orchestration: the `bankpipe` pipeline, wiring ingestion, transformation, storage
+//! and monitoring together, and the command that runs it.
+//!
+//! This crate is thin on purpose: each stage's logic lives in its own crate; here
+//! are only the order of the stages, where their tables go ([`layout`]) and what the
+//! command prints.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod expected;
+pub mod generate;
+pub mod ingest;
+pub mod layout;
+pub mod summary;
+
+pub use error::{PipelineError, Result};
+pub use layout::DataLayout;

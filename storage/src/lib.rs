@@ -1,0 +1,11 @@
+//! Storage: the layers of the lake as Delta Lake tables.
+//!
+//! [`delta`] writes streams of Arrow batches as Delta tables in one commit each, with
+//! the run's metadata in the commit, and reads them back through DataFusion.
+#![deny(missing_docs)]
+
+pub mod delta;
+pub mod error;
+
+pub use delta::{TableLocation, WriteMode, WriteReport};
+pub use error::{Result, StorageError};
