@@ -130,7 +130,7 @@ pub async fn write_stream<S>(
 where
     S: Stream<Item = std::result::Result<RecordBatch, DataFusionError>> + Send + 'static,
 {
-    let ctx = SessionContext::new();
+    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
     let stream: SendableRecordBatchStream =
         Box::pin(RecordBatchStreamAdapter::new(schema.clone(), batches));
     let partition = Arc::new(OnceStream {

@@ -1,0 +1,3 @@
+//! Integration tests of the storage crate (one binary).
+
+mod delta;
