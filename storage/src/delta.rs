@@ -172,6 +172,13 @@ where
 
 /// Opens the table at `location`; `None` when there is no table there yet.
 pub async fn open(location: &TableLocation) -> Result<Option<DeltaTable>> {
+    // A local folder without a log is no table: say so without asking delta-rs,
+    // which would log an error for it.
+    if let Ok(folder) = location.url().to_file_path()
+        && !folder.join("_delta_log").is_dir()
+    {
+        return Ok(None);
+    }
     match deltalake::open_table(location.url().clone()).await {
         Ok(table) => Ok(Some(table)),
         Err(DeltaTableError::NotATable(_)) => Ok(None),

@@ -24,7 +24,7 @@ use crate::quarantine::Quarantine;
 /// (`tokio::task::spawn_blocking`), not from inside an async task.
 pub struct QuerySource {
     file: Arc<str>,
-    runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
     stream: SendableRecordBatchStream,
     records: u64,
 }
@@ -74,7 +74,7 @@ impl QuerySource {
             .map_err(mapping_error)?;
         Ok(QuerySource {
             file: format!("query:{entity}").into(),
-            runtime,
+            runtime: Some(runtime),
             stream,
             records: rejected,
         })
@@ -83,7 +83,10 @@ impl QuerySource {
 
 impl RowSource for QuerySource {
     fn next_batch(&mut self, _quarantine: &mut Quarantine) -> Result<Option<TextBatch>> {
-        let Some(batch) = self.runtime.block_on(self.stream.next()).transpose()? else {
+        let Some(runtime) = &self.runtime else {
+            return Ok(None);
+        };
+        let Some(batch) = runtime.block_on(self.stream.next()).transpose()? else {
             return Ok(None);
         };
         self.records += batch.num_rows() as u64;
@@ -99,5 +102,15 @@ impl RowSource for QuerySource {
 
     fn records_read(&self) -> u64 {
         self.records
+    }
+}
+
+impl Drop for QuerySource {
+    /// The source may be dropped from async code (after its rows were read on a
+    /// blocking thread): shut its runtime down without blocking.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }

@@ -8,20 +8,44 @@ use datafusion::error::DataFusionError;
 use storage::delta::{self, CommitMetadata, TableLocation, WriteMode};
 
 fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]))
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+    ]))
 }
 
 fn batch(ids: std::ops::Range<i64>) -> Result<RecordBatch, DataFusionError> {
     let names: Vec<String> = ids.clone().map(|i| format!("n{i}")).collect();
-    Ok(RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from_iter_values(ids)), Arc::new(StringArray::from(names))])?)
+    Ok(RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(ids)),
+            Arc::new(StringArray::from(names)),
+        ],
+    )?)
 }
 
 fn run_id(id: &str) -> CommitMetadata {
-    [("bankpipe.run_id".to_owned(), serde_json::Value::from(id))].into_iter().collect()
+    [("bankpipe.run_id".to_owned(), serde_json::Value::from(id))]
+        .into_iter()
+        .collect()
 }
 
-async fn write(location: &TableLocation, batches: Vec<Result<RecordBatch, DataFusionError>>, mode: WriteMode, id: &str) -> storage::Result<storage::WriteReport> {
-    delta::write_stream(location, schema(), futures::stream::iter(batches), mode, &[], run_id(id)).await
+async fn write(
+    location: &TableLocation,
+    batches: Vec<Result<RecordBatch, DataFusionError>>,
+    mode: WriteMode,
+    id: &str,
+) -> storage::Result<storage::WriteReport> {
+    delta::write_stream(
+        location,
+        schema(),
+        futures::stream::iter(batches),
+        mode,
+        &[],
+        run_id(id),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,21 +54,43 @@ async fn overwrite_append_and_commit_metadata() {
     let location = TableLocation::local(dir.path()).expect("location");
     assert_eq!(delta::count_rows(&location).await.expect("no table yet"), 0);
 
-    let first = write(&location, vec![batch(0..1000), batch(1000..2500)], WriteMode::Overwrite, "run-1").await.expect("write");
+    let first = write(
+        &location,
+        vec![batch(0..1000), batch(1000..2500)],
+        WriteMode::Overwrite,
+        "run-1",
+    )
+    .await
+    .expect("write");
     assert_eq!(first.version, 0);
     assert_eq!(delta::count_rows(&location).await.expect("count"), 2500);
 
-    let second = write(&location, vec![batch(0..10)], WriteMode::Overwrite, "run-2").await.expect("overwrite");
+    let second = write(&location, vec![batch(0..10)], WriteMode::Overwrite, "run-2")
+        .await
+        .expect("overwrite");
     assert_eq!(second.version, 1);
     assert_eq!(delta::count_rows(&location).await.expect("count"), 10);
 
-    write(&location, vec![batch(10..15)], WriteMode::Append, "run-3").await.expect("append");
+    write(&location, vec![batch(10..15)], WriteMode::Append, "run-3")
+        .await
+        .expect("append");
     assert_eq!(delta::count_rows(&location).await.expect("count"), 15);
-    let metadata = delta::latest_commit_metadata(&location).await.expect("history");
-    assert_eq!(metadata.get("bankpipe.run_id"), Some(&serde_json::Value::from("run-3")));
+    let metadata = delta::latest_commit_metadata(&location)
+        .await
+        .expect("history");
+    assert_eq!(
+        metadata.get("bankpipe.run_id"),
+        Some(&serde_json::Value::from("run-3"))
+    );
 
-    let names = delta::query(&location, "SELECT max(id) AS m FROM t").await.expect("query");
-    let max = names[0].column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0));
+    let names = delta::query(&location, "SELECT max(id) AS m FROM t")
+        .await
+        .expect("query");
+    let max = names[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .map(|a| a.value(0));
     assert_eq!(max, Some(14));
 }
 
@@ -52,12 +98,31 @@ async fn overwrite_append_and_commit_metadata() {
 async fn a_failing_stream_commits_nothing() {
     let dir = tempfile::tempdir().expect("dir");
     let location = TableLocation::local(dir.path()).expect("location");
-    write(&location, vec![batch(0..100)], WriteMode::Overwrite, "good").await.expect("first write");
+    write(&location, vec![batch(0..100)], WriteMode::Overwrite, "good")
+        .await
+        .expect("first write");
 
-    let failing = vec![batch(0..50), Err(DataFusionError::Execution("reader failed half-way".into()))];
-    let error = write(&location, failing, WriteMode::Overwrite, "bad").await.expect_err("the write fails");
-    assert!(error.to_string().contains("reader failed half-way"), "{error}");
-    assert_eq!(delta::count_rows(&location).await.expect("count"), 100, "the previous version is intact");
-    let metadata = delta::latest_commit_metadata(&location).await.expect("history");
-    assert_eq!(metadata.get("bankpipe.run_id"), Some(&serde_json::Value::from("good")));
+    let failing = vec![
+        batch(0..50),
+        Err(DataFusionError::Execution("reader failed half-way".into())),
+    ];
+    let error = write(&location, failing, WriteMode::Overwrite, "bad")
+        .await
+        .expect_err("the write fails");
+    assert!(
+        error.to_string().contains("reader failed half-way"),
+        "{error}"
+    );
+    assert_eq!(
+        delta::count_rows(&location).await.expect("count"),
+        100,
+        "the previous version is intact"
+    );
+    let metadata = delta::latest_commit_metadata(&location)
+        .await
+        .expect("history");
+    assert_eq!(
+        metadata.get("bankpipe.run_id"),
+        Some(&serde_json::Value::from("good"))
+    );
 }

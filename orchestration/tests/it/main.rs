@@ -1,0 +1,3 @@
+//! Integration tests of the pipeline (one binary).
+
+mod ingest;
