@@ -1,0 +1,334 @@
+//! Loading a stream of batches: binary COPY into a staging table, then one atomic publish.
+
+use std::error::Error;
+use std::pin::{Pin, pin};
+
+use arrow::array::RecordBatch;
+use futures::{Stream, StreamExt};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Transaction};
+
+use super::columns::ColumnWriter;
+use super::ddl::create_statements;
+use super::error::PostgresError;
+use super::ident::{object_name, quote_ident, quote_list};
+use super::spec::TableSpec;
+use super::types::{compatible, wire_type};
+
+/// How a load treats the rows already in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// The table ends up holding exactly the loaded rows.
+    Replace,
+    /// Loaded rows are inserted, or update the row with the same primary key where it
+    /// differs; other rows stay. Needs a primary key.
+    Upsert,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadReport {
+    /// The rows read from the stream and copied (all of them are in the table after it).
+    pub rows: u64,
+}
+
+/// Loads a stream of batches into the table of `spec`, atomically.
+///
+/// 1. Creates the schema, table, indexes and comments if missing ([`create_statements`]).
+/// 2. In one transaction: defers the deferrable constraints, creates a temporary staging
+///    table `<name>__staging` (`LIKE` the table, `ON COMMIT DROP`), streams every batch
+///    into it with one binary `COPY`, then publishes: [`LoadMode::Replace`] deletes the
+///    table's rows and inserts the staged ones; [`LoadMode::Upsert`] inserts them with
+///    `ON CONFLICT (primary key) DO UPDATE` of the rows that differ. Then commits.
+///
+/// Readers see the previous content until the commit, then the new one. On any failure
+/// (an `Err` from the stream, a batch that does not match the spec, a value the server
+/// rejects, a lost connection) the transaction is rolled back: the table keeps its
+/// previous content and the staging table is gone. Loading the same rows again leaves
+/// the same content. Each batch's columns are found by name; a column must have the
+/// spec's type (strings may be any of `Utf8`, `LargeUtf8`, `Utf8View`; a decimal must
+/// have the spec's scale) and no nulls where the spec's field is not nullable.
+pub async fn load<S, E>(
+    client: &mut Client,
+    spec: &TableSpec,
+    batches: S,
+    mode: LoadMode,
+) -> Result<LoadReport, PostgresError>
+where
+    S: Stream<Item = Result<RecordBatch, E>> + Unpin,
+    E: Error + Send + Sync + 'static,
+{
+    let statements = create_statements(spec)?;
+    let plan = LoadPlan::new(spec, mode)?;
+    for statement in &statements {
+        client
+            .batch_execute(statement)
+            .await
+            .map_err(|e| PostgresError::query(statement, e))?;
+    }
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(|e| PostgresError::query("BEGIN", e))?;
+    match plan.run(&transaction, batches).await {
+        Ok(rows) => {
+            transaction
+                .commit()
+                .await
+                .map_err(|e| PostgresError::query("COMMIT", e))?;
+            Ok(LoadReport { rows })
+        }
+        Err(error) => {
+            // The first error is the one to report; a rollback that fails too means the
+            // connection is gone, and the server rolls back on its own then.
+            let _ = transaction.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+/// The statements and wire types of one load.
+struct LoadPlan<'s> {
+    spec: &'s TableSpec,
+    /// Statements run before the COPY, in the transaction.
+    prepare: Vec<String>,
+    copy: String,
+    types: Vec<Type>,
+    /// Statements run after the COPY, in the transaction.
+    publish: Vec<String>,
+}
+
+impl<'s> LoadPlan<'s> {
+    fn new(spec: &'s TableSpec, mode: LoadMode) -> Result<LoadPlan<'s>, PostgresError> {
+        let staging = format!(
+            "pg_temp.{}",
+            quote_ident(&object_name(&[&spec.name], "_staging"))
+        );
+        let columns = quote_list(&spec.column_names());
+        let insert = format!(
+            "INSERT INTO {} AS \"target\" ({columns}) SELECT {columns} FROM {staging}",
+            spec.qualified()
+        );
+        let mut publish = match mode {
+            LoadMode::Replace => vec![format!("DELETE FROM {}", spec.qualified()), insert],
+            LoadMode::Upsert => vec![format!("{insert} {}", on_conflict(spec)?)],
+        };
+        publish.push(format!("DROP TABLE {staging}"));
+        Ok(LoadPlan {
+            spec,
+            prepare: vec![
+                "SET CONSTRAINTS ALL DEFERRED".to_owned(),
+                format!(
+                    "CREATE TEMP TABLE {staging} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
+                    spec.qualified()
+                ),
+            ],
+            copy: format!("COPY {staging} ({columns}) FROM STDIN (FORMAT binary)"),
+            types: spec
+                .columns
+                .fields()
+                .iter()
+                .map(|f| wire_type(f.data_type()))
+                .collect::<Result<_, _>>()?,
+            publish,
+        })
+    }
+
+    /// Everything inside the transaction; returns the rows copied.
+    async fn run<S, E>(&self, transaction: &Transaction<'_>, batches: S) -> Result<u64, PostgresError>
+    where
+        S: Stream<Item = Result<RecordBatch, E>> + Unpin,
+        E: Error + Send + Sync + 'static,
+    {
+        execute_all(transaction, &self.prepare).await?;
+        let rows = self.copy(transaction, batches).await?;
+        execute_all(transaction, &self.publish).await?;
+        Ok(rows)
+    }
+
+    /// One binary COPY of the whole stream into the staging table.
+    async fn copy<S, E>(&self, transaction: &Transaction<'_>, mut batches: S) -> Result<u64, PostgresError>
+    where
+        S: Stream<Item = Result<RecordBatch, E>> + Unpin,
+        E: Error + Send + Sync + 'static,
+    {
+        let failed = |e| PostgresError::query(&self.copy, e);
+        let sink = transaction.copy_in(&self.copy).await.map_err(failed)?;
+        let mut writer = pin!(BinaryCopyInWriter::new(sink, &self.types));
+        let mut rows = 0u64;
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(|source| PostgresError::Stream {
+                table: self.spec.display_name(),
+                rows,
+                source: Box::new(source),
+            })?;
+            let columns = self.column_writers(&batch, rows)?;
+            write_rows(writer.as_mut(), &columns, batch.num_rows())
+                .await
+                .map_err(failed)?;
+            rows += batch.num_rows() as u64;
+        }
+        writer.as_mut().finish().await.map_err(failed)
+    }
+
+    /// One writer per column of the spec, taken by name from the batch and checked.
+    fn column_writers<'b>(
+        &'b self,
+        batch: &'b RecordBatch,
+        first_row: u64,
+    ) -> Result<Vec<ColumnWriter<'b>>, PostgresError> {
+        let schema = batch.schema_ref();
+        let invalid = |message: String| PostgresError::InvalidBatch {
+            table: self.spec.display_name(),
+            message,
+        };
+        let mut writers = Vec::with_capacity(self.types.len());
+        for field in self.spec.columns.fields() {
+            let name = field.name();
+            let index = schema.index_of(name).map_err(|_| {
+                invalid(format!("a batch has no column \"{name}\""))
+            })?;
+            let array = batch.column(index);
+            if !compatible(field.data_type(), array.data_type()) {
+                return Err(invalid(format!(
+                    "column \"{name}\" is {} in a batch but {} in the spec",
+                    array.data_type(),
+                    field.data_type()
+                )));
+            }
+            if !field.is_nullable() && array.null_count() > 0 {
+                return Err(invalid(format!(
+                    "column \"{name}\" is required but has {} null(s) in a batch",
+                    array.null_count()
+                )));
+            }
+            writers.push(ColumnWriter::new(name, array.as_ref(), first_row)?);
+        }
+        Ok(writers)
+    }
+}
+
+/// The `ON CONFLICT` clause of an upsert: update the non-key columns of rows that differ.
+fn on_conflict(spec: &TableSpec) -> Result<String, PostgresError> {
+    if spec.primary_key.is_empty() {
+        return Err(spec.invalid("an upsert needs a primary key; give the spec one"));
+    }
+    let key = quote_list(&spec.primary_key);
+    let others: Vec<String> = spec
+        .column_names()
+        .into_iter()
+        .filter(|c| !spec.primary_key.iter().any(|k| k == c))
+        .map(quote_ident)
+        .collect();
+    if others.is_empty() {
+        return Ok(format!("ON CONFLICT ({key}) DO NOTHING"));
+    }
+    let set = others
+        .iter()
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let current = others
+        .iter()
+        .map(|c| format!("\"target\".{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let new = others
+        .iter()
+        .map(|c| format!("EXCLUDED.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "ON CONFLICT ({key}) DO UPDATE SET {set} WHERE ({current}) IS DISTINCT FROM ({new})"
+    ))
+}
+
+async fn execute_all(transaction: &Transaction<'_>, statements: &[String]) -> Result<(), PostgresError> {
+    for statement in statements {
+        transaction
+            .batch_execute(statement)
+            .await
+            .map_err(|e| PostgresError::query(statement, e))?;
+    }
+    Ok(())
+}
+
+/// Writes rows `0..rows` of a batch, one field per column writer.
+async fn write_rows(
+    mut writer: Pin<&mut BinaryCopyInWriter>,
+    columns: &[ColumnWriter<'_>],
+    rows: usize,
+) -> Result<(), tokio_postgres::Error> {
+    for row in 0..rows {
+        writer
+            .as_mut()
+            .write_raw(columns.iter().map(|column| column.cell(row)))
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn spec(primary_key: &[&str]) -> TableSpec {
+        TableSpec {
+            schema: "s".into(),
+            name: "t".into(),
+            columns: Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Int64, false),
+                Field::new("v", DataType::Utf8, true),
+            ])),
+            primary_key: primary_key.iter().map(|k| k.to_string()).collect(),
+            foreign_keys: vec![],
+            indexes: vec![],
+            comments: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn replace_deletes_then_inserts_from_staging() {
+        let spec = spec(&["id"]);
+        let plan = LoadPlan::new(&spec, LoadMode::Replace).unwrap();
+        assert_eq!(
+            plan.copy,
+            "COPY pg_temp.\"t__staging\" (\"id\", \"v\") FROM STDIN (FORMAT binary)"
+        );
+        assert_eq!(
+            plan.publish,
+            [
+                "DELETE FROM \"s\".\"t\"",
+                "INSERT INTO \"s\".\"t\" AS \"target\" (\"id\", \"v\") \
+                 SELECT \"id\", \"v\" FROM pg_temp.\"t__staging\"",
+                "DROP TABLE pg_temp.\"t__staging\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn upsert_updates_only_rows_that_differ() {
+        let spec = spec(&["id"]);
+        let plan = LoadPlan::new(&spec, LoadMode::Upsert).unwrap();
+        assert!(plan.publish[0].ends_with(
+            "ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\" \
+             WHERE (\"target\".\"v\") IS DISTINCT FROM (EXCLUDED.\"v\")"
+        ));
+    }
+
+    #[test]
+    fn upsert_needs_a_primary_key() {
+        let spec = spec(&[]);
+        let message = LoadPlan::new(&spec, LoadMode::Upsert)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("primary key"), "{message}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the transformation crate (one binary).
+
+mod dimension;
