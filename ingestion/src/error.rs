@@ -50,7 +50,7 @@ pub enum IngestError {
     Arrow(#[from] arrow::error::ArrowError),
     /// A DataFusion query failed while running.
     #[error("query: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(Box<datafusion::error::DataFusionError>),
     /// Rows were lost between reading and writing: a bug, never bad data.
     #[error(
         "{entity}: conservation broken: {raw} raw rows but {accepted} accepted + {quarantined} quarantined"
@@ -65,6 +65,12 @@ pub enum IngestError {
         /// Rows quarantined.
         quarantined: u64,
     },
+}
+
+impl From<datafusion::error::DataFusionError> for IngestError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        IngestError::DataFusion(Box::new(error))
+    }
 }
 
 /// The result type of this crate.

@@ -33,6 +33,16 @@ impl DataLayout {
         self.root.join("processed").join(entity.name())
     }
 
+    /// A table of the warehouse: `<root>/transformed/<table>`.
+    pub fn transformed(&self, table: &str) -> PathBuf {
+        self.root.join("transformed").join(table)
+    }
+
+    /// Private state of bankpipe's own (such as the generated hash key): `<root>/.bankpipe`.
+    pub fn state(&self) -> PathBuf {
+        self.root.join(".bankpipe")
+    }
+
     /// The quarantine table of an entity: `<root>/quarantine/<entity>`.
     pub fn quarantine(&self, entity: Entity) -> PathBuf {
         self.root.join("quarantine").join(entity.name())

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod ingest;
 pub mod layout;
 pub mod summary;
+pub mod transform;
 
 pub use error::{PipelineError, Result};
 pub use layout::DataLayout;

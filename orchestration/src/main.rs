@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ingestion::IngestConfig;
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest, new_run_id};
+use orchestration::transform::{TableSummary, TransformOptions, hash_key, transform};
 use orchestration::{DataLayout, PipelineError, expected, summary};
+use transformation::banking::ModelParams;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +51,14 @@ enum Command {
         #[command(flatten)]
         paths: Paths,
     },
+    /// Ingests the raw extracts, then builds the star schema from them.
+    Run {
+        #[command(flatten)]
+        paths: Paths,
+        /// The business date of the run (default: yesterday).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
     /// Generates a small data set and runs every stage on it, on local Delta tables.
     Demo {
         /// The data folder (raw extracts go to `<data>/raw`).
@@ -76,6 +86,23 @@ struct Paths {
     /// The data folder that holds the layers.
     #[arg(long, default_value = "data")]
     data: PathBuf,
+}
+
+impl Paths {
+    /// The configuration, the raw folder and the layout these options name.
+    fn resolve(&self) -> Result<(IngestConfig, PathBuf, DataLayout), PipelineError> {
+        let config = match &self.config {
+            Some(path) => IngestConfig::from_file(path)?,
+            None => IngestConfig::default(),
+        };
+        let layout = DataLayout::new(&self.data);
+        let raw = self
+            .raw
+            .clone()
+            .or_else(|| config.raw.clone())
+            .unwrap_or_else(|| layout.raw());
+        Ok((config, raw, layout))
+    }
 }
 
 fn main() -> ExitCode {
@@ -129,17 +156,18 @@ async fn run(command: Command) -> Result<(), PipelineError> {
             Ok(())
         }
         Command::Ingest { paths } => {
-            let (config, raw) = match &paths.config {
-                Some(path) => {
-                    let config = IngestConfig::from_file(path)?;
-                    let raw = paths.raw.clone().or_else(|| config.raw.clone());
-                    (config, raw)
-                }
-                None => (IngestConfig::default(), paths.raw.clone()),
-            };
-            let layout = DataLayout::new(&paths.data);
-            let raw = raw.unwrap_or_else(|| layout.raw());
-            run_ingest(config, raw, layout).await.map(drop)
+            let (config, raw, layout) = paths.resolve()?;
+            run_ingest(config, raw, &layout, &new_run_id())
+                .await
+                .map(drop)
+        }
+        Command::Run { paths, as_of } => {
+            let (config, raw, layout) = paths.resolve()?;
+            let run_id = new_run_id();
+            run_ingest(config, raw, &layout, &run_id).await?;
+            run_transform(&layout, &run_id, as_of.unwrap_or_else(yesterday))
+                .await
+                .map(drop)
         }
         Command::Demo {
             data,
@@ -159,9 +187,9 @@ fn yesterday() -> chrono::NaiveDate {
 async fn run_ingest(
     config: IngestConfig,
     raw: PathBuf,
-    layout: DataLayout,
+    layout: &DataLayout,
+    run_id: &str,
 ) -> Result<Vec<ingestion::EntitySummary>, PipelineError> {
-    let run_id = new_run_id();
     println!(
         "ingest {} → {} (run {run_id})",
         raw.display(),
@@ -170,8 +198,8 @@ async fn run_ingest(
     let options = IngestOptions {
         config,
         raw,
-        layout,
-        run_id,
+        layout: layout.clone(),
+        run_id: run_id.to_owned(),
     };
     let bar: Mutex<Option<(Entity, ProgressBar)>> = Mutex::new(None);
     let progress = |entity: Entity, rows: u64| {
@@ -205,6 +233,56 @@ async fn run_ingest(
     Ok(summaries)
 }
 
+async fn run_transform(
+    layout: &DataLayout,
+    run_id: &str,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<TableSummary>, PipelineError> {
+    let started = std::time::Instant::now();
+    let params = ModelParams {
+        hash_key: hash_key(layout)?,
+        as_of,
+    };
+    let tables = transform(&TransformOptions {
+        layout: layout.clone(),
+        run_id: run_id.to_owned(),
+        params,
+    })
+    .await?;
+    println!("\nwarehouse (as of {as_of}):");
+    for table in &tables {
+        println!(
+            "  {:<18} {:>10} rows  {}",
+            table.table,
+            table.rows,
+            layout.transformed(&table.table).display()
+        );
+    }
+    let processed = storage::delta::count_rows(&storage::TableLocation::local(
+        &layout.processed(Entity::Transactions),
+    )?)
+    .await?;
+    let facts = tables
+        .iter()
+        .find(|t| t.table == "fact_transactions")
+        .map_or(0, |t| t.rows);
+    let verdict = if processed == facts {
+        "reconciled"
+    } else {
+        "NOT RECONCILED"
+    };
+    println!("  processed transactions {processed} = fact_transactions {facts}: {verdict}");
+    println!("built in {:.1} s", started.elapsed().as_secs_f64());
+    if processed != facts {
+        return Err(PipelineError::Reconciliation {
+            table: "fact_transactions".into(),
+            expected: processed,
+            found: facts,
+        });
+    }
+    Ok(tables)
+}
+
 async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineError> {
     let layout = DataLayout::new(&data);
     let raw = layout.raw();
@@ -220,17 +298,17 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
         defects,
         end_date,
     })?;
-    let summaries = run_ingest(IngestConfig::default(), raw.clone(), layout.clone()).await?;
+    let run_id = new_run_id();
+    let summaries = run_ingest(IngestConfig::default(), raw.clone(), &layout, &run_id).await?;
 
     let expected = expected::read(&raw.join("_generator").join("expected.json"))?;
     let differences = expected::differences(&expected, &summaries);
-    if differences.is_empty() {
-        println!(
-            "every planted bad row was quarantined under its rule (matches _generator/expected.json)"
-        );
-    } else {
-        differences.iter().for_each(|d| println!("MISMATCH {d}"));
+    if !differences.is_empty() {
+        return Err(PipelineError::Expected(differences.join("; ")));
     }
+    println!(
+        "every planted bad row was quarantined under its rule (matches _generator/expected.json)"
+    );
     println!("\ntables (Delta Lake):");
     for summary in &summaries {
         for (layer, path) in [
@@ -246,5 +324,6 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
             );
         }
     }
+    run_transform(&layout, &run_id, end_date).await?;
     Ok(())
 }

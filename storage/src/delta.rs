@@ -49,14 +49,14 @@ impl TableLocation {
     fn delta_error(&self, source: DeltaTableError) -> StorageError {
         StorageError::Delta {
             location: self.0.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 
     fn datafusion_error(&self, source: DataFusionError) -> StorageError {
         StorageError::DataFusion {
             location: self.0.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -130,7 +130,7 @@ pub async fn write_stream<S>(
 where
     S: Stream<Item = std::result::Result<RecordBatch, DataFusionError>> + Send + 'static,
 {
-    let ctx: SessionContext = deltalake::delta_datafusion::create_session().into();
+    let ctx = session();
     let stream: SendableRecordBatchStream =
         Box::pin(RecordBatchStreamAdapter::new(schema.clone(), batches));
     let partition = Arc::new(OnceStream {
@@ -186,12 +186,17 @@ pub async fn open(location: &TableLocation) -> Result<Option<DeltaTable>> {
     }
 }
 
-/// Runs `sql` over the table at `location`, registered as `t`, and collects the result.
-pub async fn query(location: &TableLocation, sql: &str) -> Result<Vec<RecordBatch>> {
+/// A DataFusion session set up for Delta tables (delta-rs's planner and settings).
+pub fn session() -> SessionContext {
+    deltalake::delta_datafusion::create_session().into()
+}
+
+/// Registers the table at `location` in `ctx` as `name` (replacing any table of that
+/// name); false, and nothing registered, when there is no table there.
+pub async fn register(ctx: &SessionContext, name: &str, location: &TableLocation) -> Result<bool> {
     let Some(table) = open(location).await? else {
-        return Err(location.delta_error(DeltaTableError::NotATable(location.to_string())));
+        return Ok(false);
     };
-    let ctx = SessionContext::new();
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| location.delta_error(e))?;
@@ -199,8 +204,19 @@ pub async fn query(location: &TableLocation, sql: &str) -> Result<Vec<RecordBatc
         .table_provider()
         .await
         .map_err(|e| location.datafusion_error(e))?;
-    ctx.register_table("t", provider)
+    ctx.deregister_table(name)
         .map_err(|e| location.datafusion_error(e))?;
+    ctx.register_table(name, provider)
+        .map_err(|e| location.datafusion_error(e))?;
+    Ok(true)
+}
+
+/// Runs `sql` over the table at `location`, registered as `t`, and collects the result.
+pub async fn query(location: &TableLocation, sql: &str) -> Result<Vec<RecordBatch>> {
+    let ctx = session();
+    if !register(&ctx, "t", location).await? {
+        return Err(location.delta_error(DeltaTableError::NotATable(location.to_string())));
+    }
     let frame = ctx
         .sql(sql)
         .await

@@ -17,7 +17,7 @@ pub enum StorageError {
         /// The table.
         location: String,
         /// delta-rs's error.
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
     /// Planning or running the DataFusion plan that feeds or reads a table failed.
     #[error("delta table {location}: {source}")]
@@ -25,7 +25,7 @@ pub enum StorageError {
         /// The table.
         location: String,
         /// DataFusion's error.
-        source: datafusion::error::DataFusionError,
+        source: Box<datafusion::error::DataFusionError>,
     },
 }
 

@@ -9,7 +9,7 @@ pub enum TransformError {
         /// The table being built.
         table: String,
         /// DataFusion's error.
-        source: datafusion::error::DataFusionError,
+        source: Box<datafusion::error::DataFusionError>,
     },
     /// An Arrow operation failed.
     #[error("arrow: {0}")]
@@ -24,6 +24,16 @@ pub enum TransformError {
         /// The columns it has.
         available: String,
     },
+}
+
+impl TransformError {
+    /// A DataFusion failure while building `table`.
+    pub fn datafusion(table: &str, source: datafusion::error::DataFusionError) -> TransformError {
+        TransformError::DataFusion {
+            table: table.to_owned(),
+            source: Box::new(source),
+        }
+    }
 }
 
 /// The result type of this crate.

@@ -216,12 +216,8 @@ impl CsvSource {
                 ReadRecordResult::OutputFull => record.fields.resize(record.fields.len() * 2, 0),
                 ReadRecordResult::OutputEndsFull => record.ends.resize(record.ends.len() * 2, 0),
                 ReadRecordResult::Record => {
-                    let leading = record
-                        .raw
-                        .iter()
-                        .take_while(|b| matches!(b, b'\r' | b'\n'))
-                        .collect::<Vec<_>>();
-                    let leading_newlines = leading.iter().filter(|b| ***b == b'\n').count() as i64;
+                    let leading = record.raw.iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+                    let leading_newlines = leading.filter(|&&b| b == b'\n').count() as i64;
                     record.first_line = self.newlines_before + leading_newlines + 1;
                     self.newlines_before +=
                         record.raw.iter().filter(|&&b| b == b'\n').count() as i64;

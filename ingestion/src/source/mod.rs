@@ -41,6 +41,62 @@ pub struct TextBatch {
     pub raw: StringArray,
 }
 
+impl TextBatch {
+    /// Rows of any Arrow types as text: every column cast to text, the raw text of a
+    /// row being its `column=value` pairs.
+    pub(crate) fn from_typed(
+        batch: &RecordBatch,
+        file: &Arc<str>,
+        lines: Int64Array,
+    ) -> Result<TextBatch> {
+        use arrow::array::{Array, ArrayRef, RecordBatchOptions};
+        use arrow::compute::{CastOptions, cast_with_options};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let options = CastOptions {
+            safe: false,
+            format_options: arrow::util::display::FormatOptions::default(),
+        };
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| cast_with_options(c, &DataType::Utf8, &options))
+            .collect::<std::result::Result<_, _>>()?;
+        let fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let row_count = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let values = RecordBatch::try_new_with_options(schema.clone(), columns, &row_count)?;
+        let strings: Vec<&StringArray> = values
+            .columns()
+            .iter()
+            .filter_map(|c| c.as_any().downcast_ref())
+            .collect();
+        let raw: StringArray = (0..values.num_rows())
+            .map(|row| {
+                let pairs = schema.fields().iter().zip(&strings).map(|(field, column)| {
+                    let value = if column.is_null(row) {
+                        ""
+                    } else {
+                        column.value(row)
+                    };
+                    format!("{}={value}", field.name())
+                });
+                Some(pairs.collect::<Vec<_>>().join(", "))
+            })
+            .collect();
+        Ok(TextBatch {
+            values,
+            file: file.clone(),
+            lines,
+            raw,
+        })
+    }
+}
+
 /// A source of rows as text.
 pub trait RowSource: Send {
     /// The next batch, or `None` at the end. Records that cannot be split into

@@ -8,7 +8,6 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
-use super::parquet::to_text;
 use super::{FileSet, RowSource, TextBatch};
 use crate::error::{IngestError, Result};
 use crate::quarantine::Quarantine;
@@ -90,14 +89,8 @@ impl RowSource for QuerySource {
             return Ok(None);
         };
         self.records += batch.num_rows() as u64;
-        let (values, raw) = to_text(&batch)?;
         let lines = Int64Array::new_null(batch.num_rows());
-        Ok(Some(TextBatch {
-            values,
-            file: self.file.clone(),
-            lines,
-            raw,
-        }))
+        TextBatch::from_typed(&batch, &self.file, lines).map(Some)
     }
 
     fn records_read(&self) -> u64 {

@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
+use contract::Entity;
 use rand_chacha::ChaCha8Rng;
 
 use super::calendar::{Window, plus_days};
 use super::defects::Planter;
 use super::random::{self, Stream};
-use super::schema::Entity;
-use super::writer::{CsvSink, EntityWriter, JsonlSink};
+use super::writer::{CsvSink, EntityWriter, JsonlSink, header};
 use super::{GenerateError, GenerateOptions};
 
 /// Largest accepted scale (10 000 M transactions would not fit the ids).
@@ -94,7 +94,7 @@ impl<'a> Ctx<'a> {
         Planter::new(
             entity,
             self.opts.defects,
-            self.rng(Stream::Defects(entity.ordinal())),
+            self.rng(Stream::Defects(entity)),
             old_dates_from,
         )
     }
@@ -104,7 +104,7 @@ impl<'a> Ctx<'a> {
         &self,
         entity: Entity,
     ) -> Result<EntityWriter<CsvSink>, GenerateError> {
-        let sink = CsvSink::create(self.path(&entity.file_name()), entity.columns())?;
+        let sink = CsvSink::create(self.path(&file_name(entity)), header(entity))?;
         Ok(EntityWriter::new(entity, sink, self.planter(entity)?))
     }
 
@@ -113,7 +113,13 @@ impl<'a> Ctx<'a> {
         &self,
         entity: Entity,
     ) -> Result<EntityWriter<JsonlSink>, GenerateError> {
-        let sink = JsonlSink::create(self.path(&entity.file_name()), entity.columns())?;
+        let sink = JsonlSink::create(self.path(&file_name(entity)), entity.spec().columns)?;
         Ok(EntityWriter::new(entity, sink, self.planter(entity)?))
     }
+}
+
+/// The file of a single-file extract: the contract's file pattern without its `*`
+/// (`clients*.csv` gives `clients.csv`, `satisfaction*.jsonl` gives `satisfaction.jsonl`).
+fn file_name(entity: Entity) -> String {
+    entity.spec().file_pattern.replace('*', "")
 }

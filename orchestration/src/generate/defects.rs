@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use contract::{Entity, RuleId};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -16,41 +17,7 @@ use super::GenerateError;
 use super::calendar::plus_days;
 use super::fields::{FieldBuf, date_string, parse_date, parse_timestamp};
 use super::iban;
-use super::schema::Entity;
 use super::writer::RowSink;
-
-/// An ingestion rule of the contract, in its order of precedence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Rule {
-    MalformedRecord,
-    InvalidEncoding,
-    MissingRequired,
-    Unparseable,
-    OutOfRange,
-    UnknownCode,
-    InvalidIban,
-    DateOrder,
-    Duplicate,
-    OrphanReference,
-}
-
-impl Rule {
-    /// The contract's rule id.
-    pub(crate) fn id(self) -> &'static str {
-        match self {
-            Self::MalformedRecord => "malformed_record",
-            Self::InvalidEncoding => "invalid_encoding",
-            Self::MissingRequired => "missing_required",
-            Self::Unparseable => "unparseable",
-            Self::OutOfRange => "out_of_range",
-            Self::UnknownCode => "unknown_code",
-            Self::InvalidIban => "invalid_iban",
-            Self::DateOrder => "date_order",
-            Self::Duplicate => "duplicate",
-            Self::OrphanReference => "orphan_reference",
-        }
-    }
-}
 
 /// One edit of a copied valid row; columns are named as in the contract.
 #[derive(Clone, Copy, Debug)]
@@ -86,7 +53,7 @@ pub(crate) enum FreshKey {
 
 /// The ways to break one rule; one variant is drawn per bad row.
 pub(crate) struct RuleSpec {
-    pub rule: Rule,
+    pub rule: RuleId,
     pub variants: &'static [&'static [Op]],
 }
 
@@ -97,12 +64,13 @@ pub(crate) struct DefectSpec {
     pub rules: &'static [RuleSpec],
 }
 
-const fn rule(rule: Rule, variants: &'static [&'static [Op]]) -> RuleSpec {
+/// The ways `variants` to break `rule`.
+const fn rule(rule: RuleId, variants: &'static [&'static [Op]]) -> RuleSpec {
     RuleSpec { rule, variants }
 }
 
 use Op::{BadBytes, BreakIban, DateBefore, Malformed, Orphan, Set};
-use Rule::{
+use RuleId::{
     DateOrder, Duplicate, InvalidEncoding, InvalidIban, MalformedRecord, MissingRequired,
     OrphanReference, OutOfRange, UnknownCode, Unparseable,
 };
@@ -492,7 +460,7 @@ enum Key {
 /// Plants an entity's bad rows: about `rate` per valid row, at least one per rule as soon
 /// as the entity has a row, placed at random after valid rows.
 pub(crate) struct Planter {
-    rules: Vec<(Rule, Vec<Vec<Edit>>)>,
+    rules: Vec<(RuleId, Vec<Vec<Edit>>)>,
     key: Key,
     rate: f64,
     quota: f64,
@@ -507,11 +475,16 @@ pub(crate) struct Planter {
     scratch: FieldBuf,
 }
 
+/// The position of column `name` among `entity`'s contract columns.
 fn column(entity: Entity, name: &'static str) -> Result<usize, GenerateError> {
-    entity.index(name).ok_or(GenerateError::UnknownColumn {
-        entity: entity.name(),
-        column: name,
-    })
+    let columns = entity.spec().columns;
+    columns
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or(GenerateError::UnknownColumn {
+            entity: entity.name(),
+            column: name,
+        })
 }
 
 fn resolve(entity: Entity, op: Op) -> Result<Edit, GenerateError> {
@@ -626,6 +599,7 @@ impl Planter {
         Ok(())
     }
 
+    /// Writes one bad row derived from `template`, counted under the rule it breaks.
     fn plant<S: RowSink>(
         &mut self,
         template: &FieldBuf,
@@ -640,7 +614,7 @@ impl Planter {
         let rule = self.rules[r].0;
         let v = self.rng.random_range(0..self.rules[r].1.len());
         self.scratch.clone_from(template);
-        if rule != Rule::Duplicate {
+        if rule != RuleId::Duplicate {
             self.refresh_key(self.planted);
         }
         let mut malformed = false;
@@ -656,7 +630,7 @@ impl Planter {
         } else {
             sink.write_row(&self.scratch)?;
         }
-        *self.counts.entry(rule.id()).or_insert(0) += 1;
+        *self.counts.entry(rule.as_str()).or_insert(0) += 1;
         Ok(())
     }
 

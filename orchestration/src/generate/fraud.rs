@@ -23,7 +23,6 @@ use super::catalog::{
 use super::context::Ctx;
 use super::fields::FieldBuf;
 use super::random::{Stream, between, pick};
-use super::schema::{Column, Kind, req};
 use super::transactions::{
     CASH_CREDIT_MAX_EUR, Channel, Direction, Engine, KEEPALIVE_DAYS, Planted,
 };
@@ -589,7 +588,8 @@ fn params(instances_per_rule: usize) -> FraudParams {
     }
 }
 
-const PLANTED_COLUMNS: &[Column] = &[req("transaction_id", Kind::Text), req("rule", Kind::Code)];
+/// The header row of `planted_frauds.csv` (a generator file, not a contract entity).
+const PLANTED_HEADER: [&str; 2] = ["transaction_id", "rule"];
 
 /// Writes `_generator/planted_frauds.csv` and `_generator/fraud_params.json`.
 pub(crate) fn write_ground_truth(
@@ -597,7 +597,7 @@ pub(crate) fn write_ground_truth(
     planted: &[Planted],
 ) -> Result<Vec<PathBuf>, GenerateError> {
     let dir = ctx.generator_dir();
-    let mut sink = CsvSink::create(dir.join("planted_frauds.csv"), PLANTED_COLUMNS)?;
+    let mut sink = CsvSink::create(dir.join("planted_frauds.csv"), PLANTED_HEADER)?;
     let mut row = FieldBuf::default();
     for p in planted {
         row.clear();

@@ -2,13 +2,13 @@
 //! rate over the weekend, for every day from 30 days before the window to its end.
 
 use chrono::NaiveDate;
+use contract::Entity;
 
 use super::GenerateError;
 use super::calendar::{FX_LEAD_DAYS, is_weekend, plus_days};
 use super::catalog::Ccy;
 use super::context::Ctx;
 use super::random::{Stream, normal};
-use super::schema::Entity;
 use super::writer::Written;
 
 /// Units of each currency per EUR, in millionths, for every day of the FX range.

@@ -10,6 +10,7 @@
 //! the window are payments too (without a loan).
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+use contract::Entity;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +24,6 @@ use super::fields::FieldBuf;
 use super::fx::FxTable;
 use super::parties::{account_id, client_id};
 use super::random::{Stream, between, pick, weighted};
-use super::schema::Entity;
 use super::writer::{CsvSink, EntityWriter, Written};
 
 /// An unpaid installment becomes `missed` this many days after it was due.

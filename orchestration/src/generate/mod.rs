@@ -83,7 +83,6 @@ mod parties;
 mod random;
 mod reports;
 mod satisfaction;
-mod schema;
 mod transactions;
 mod writer;
 

@@ -1,11 +1,12 @@
 //! Writes the reference entities: `products.csv`, `clients.csv` and `accounts.csv`.
 
+use contract::Entity;
+
 use super::GenerateError;
 use super::bank::{Account, Bank, Client, account_iban, product_of};
 use super::catalog::{COUNTRIES, PRODUCTS, Product};
 use super::context::Ctx;
 use super::fields::FieldBuf;
-use super::schema::Entity;
 use super::writer::Written;
 
 /// The client id of client `i` (`CL00000001`).

@@ -1,6 +1,7 @@
 //! Seeded random streams and the few distributions the generator needs (rand 0.9 without
 //! `rand_distr`).
 
+use contract::Entity;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -19,11 +20,12 @@ pub(crate) enum Stream {
     Satisfaction,
     /// The ordinary transactions sampled for false fraud reports.
     Sample,
-    /// The defect planter of one entity (its index in `Entity::ALL`).
-    Defects(u64),
+    /// The defect planter of one entity.
+    Defects(Entity),
 }
 
 impl Stream {
+    /// The ChaCha stream number of this purpose; fixed, so a seed keeps giving the same data.
     fn id(self) -> u64 {
         match self {
             Self::Fx => 1,
@@ -36,7 +38,19 @@ impl Stream {
             Self::Loans => 8,
             Self::Satisfaction => 9,
             Self::Sample => 10,
-            Self::Defects(k) => 100 + k,
+            // The generator's own entity order (not the contract's), kept so that a seed
+            // keeps planting the same bad rows.
+            Self::Defects(entity) => match entity {
+                Entity::Clients => 100,
+                Entity::Products => 101,
+                Entity::Accounts => 102,
+                Entity::Transactions => 103,
+                Entity::Loans => 104,
+                Entity::Payments => 105,
+                Entity::Satisfaction => 106,
+                Entity::FxRates => 107,
+                Entity::FraudReports => 108,
+            },
         }
     }
 }

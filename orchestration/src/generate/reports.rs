@@ -4,13 +4,13 @@
 //! of the window.
 
 use chrono::{NaiveDateTime, NaiveTime, TimeDelta};
+use contract::Entity;
 use rand::Rng;
 
 use super::GenerateError;
 use super::catalog::{CONFIRMED_REASONS, DISMISSED_REASONS};
 use super::context::Ctx;
 use super::random::{Stream, pick};
-use super::schema::Entity;
 use super::transactions::{Planted, TxRef};
 use super::writer::Written;
 

@@ -2,6 +2,7 @@
 //! csat (1–5), an nps (0–10) or both, sometimes a product the client holds, sometimes a
 //! free comment (with accents, emoji, quotes or a line break, escaped in JSON).
 
+use contract::Entity;
 use rand::Rng;
 
 use super::GenerateError;
@@ -11,7 +12,6 @@ use super::catalog::{PRODUCTS, SURVEY_COMMENTS};
 use super::context::Ctx;
 use super::parties::client_id;
 use super::random::{Stream, pick, weighted};
-use super::schema::Entity;
 use super::writer::Written;
 
 struct Survey {

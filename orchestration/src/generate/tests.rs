@@ -279,8 +279,8 @@ fn every_applicable_rule_gets_a_bad_row() {
     for spec in SPECS {
         let quarantined = &expected[spec.entity.name()]["quarantined"];
         for rule in spec.rules {
-            let n = quarantined[rule.rule.id()].as_u64().unwrap_or(0);
-            assert!(n >= 1, "{} {}", spec.entity.name(), rule.rule.id());
+            let n = quarantined[rule.rule.as_str()].as_u64().unwrap_or(0);
+            assert!(n >= 1, "{} {}", spec.entity.name(), rule.rule.as_str());
         }
     }
     let tx_rules = expected["transactions"]["quarantined"]

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDateTime, NaiveTime, TimeDelta};
+use contract::Entity;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -27,8 +28,7 @@ use super::fraud::{self, FraudPlan, FraudRule, Stage};
 use super::fx::FxTable;
 use super::parties::{account_id, code};
 use super::random::{Stream, pick, poisson, spread, weighted};
-use super::schema::Entity;
-use super::writer::{CsvSink, EntityWriter, RowSink, Written};
+use super::writer::{CsvSink, EntityWriter, RowSink, Written, header};
 
 /// Most data rows in one transactions file.
 pub(crate) const MAX_ROWS_PER_FILE: u64 = 2_000_000;
@@ -746,7 +746,7 @@ impl TxFiles {
         let split = ctx.sizes.transactions as f64 * 1.2 > MAX_ROWS_PER_FILE as f64;
         let dir = ctx.opts.out.clone();
         Ok(Self {
-            current: CsvSink::create(Self::file(&dir, split, 1), Entity::Transactions.columns())?,
+            current: CsvSink::create(Self::file(&dir, split, 1), header(Entity::Transactions))?,
             dir,
             split,
             part: 1,
@@ -769,7 +769,7 @@ impl TxFiles {
         if self.split && rows > 0 && rows + upcoming > MAX_ROWS_PER_FILE {
             self.part += 1;
             let path = Self::file(&self.dir, true, self.part);
-            let next = CsvSink::create(path, Entity::Transactions.columns())?;
+            let next = CsvSink::create(path, header(Entity::Transactions))?;
             let done = std::mem::replace(&mut self.current, next);
             self.earlier_rows += done.rows();
             self.finished.extend(done.finish()?);

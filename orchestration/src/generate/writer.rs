@@ -6,12 +6,12 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use contract::{Column, ColumnType, Entity};
 use serde::Serialize;
 
 use super::GenerateError;
 use super::defects::Planter;
 use super::fields::FieldBuf;
-use super::schema::{Column, Entity, Kind};
 
 const BUFFER_BYTES: usize = 1 << 20;
 
@@ -84,6 +84,11 @@ pub(crate) fn encode_csv<'a>(line: &mut Vec<u8>, fields: impl Iterator<Item = &'
     line.push(b'\n');
 }
 
+/// The header row of `entity`'s files: its contract column names, in contract order.
+pub(crate) fn header(entity: Entity) -> impl Iterator<Item = &'static str> {
+    entity.spec().columns.iter().map(|c| c.name)
+}
+
 /// A CSV file with a header row.
 pub(crate) struct CsvSink {
     path: PathBuf,
@@ -93,14 +98,18 @@ pub(crate) struct CsvSink {
 }
 
 impl CsvSink {
-    pub(crate) fn create(path: PathBuf, columns: &[Column]) -> Result<Self, GenerateError> {
+    /// Creates (or truncates) `path` and writes the header row `names`.
+    pub(crate) fn create<'a>(
+        path: PathBuf,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, GenerateError> {
         let mut sink = Self {
             out: create_file(&path)?,
             path,
             line: Vec::with_capacity(512),
             rows: 0,
         };
-        sink.emit(columns.iter().map(|c| c.name.as_bytes()))?;
+        sink.emit(names.into_iter().map(str::as_bytes))?;
         Ok(sink)
     }
 
@@ -140,7 +149,7 @@ impl RowSink for CsvSink {
     }
 }
 
-/// A JSON Lines file: one object per record; an empty nullable field is left out, an empty
+/// A JSON Lines file: one object per record; an empty optional field is left out, an empty
 /// required one is written as `null`; ints, decimals and bools are bare when they parse.
 pub(crate) struct JsonlSink {
     path: PathBuf,
@@ -151,6 +160,7 @@ pub(crate) struct JsonlSink {
 }
 
 impl JsonlSink {
+    /// Creates (or truncates) `path` for records with the contract columns `columns`.
     pub(crate) fn create(path: PathBuf, columns: &'static [Column]) -> Result<Self, GenerateError> {
         Ok(Self {
             out: create_file(&path)?,
@@ -167,7 +177,7 @@ impl JsonlSink {
         self.line.push(b'{');
         let mut first = true;
         for (column, value) in columns.iter().zip(row.iter()) {
-            if value.is_empty() && column.nullable {
+            if value.is_empty() && !column.required {
                 continue;
             }
             if !first {
@@ -179,7 +189,7 @@ impl JsonlSink {
             self.line.extend_from_slice(b"\":");
             if value.is_empty() {
                 self.line.extend_from_slice(b"null");
-            } else if is_bare(column.kind, value) {
+            } else if is_bare(column.ty, value) {
                 self.line.extend_from_slice(value);
             } else {
                 let text = String::from_utf8_lossy(value);
@@ -227,11 +237,18 @@ impl RowSink for JsonlSink {
     }
 }
 
-fn is_bare(kind: Kind, value: &[u8]) -> bool {
-    match kind {
-        Kind::Int | Kind::Decimal => is_number(value),
-        Kind::Bool => value == b"true" || value == b"false",
-        _ => false,
+/// Whether `value` of a column of type `ty` is written bare, as a JSON number or boolean;
+/// text, codes, dates and timestamps are always JSON strings.
+fn is_bare(ty: ColumnType, value: &[u8]) -> bool {
+    match ty {
+        ColumnType::Int | ColumnType::Decimal { .. } => is_number(value),
+        ColumnType::Bool => value == b"true" || value == b"false",
+        ColumnType::Text
+        | ColumnType::Code(_)
+        | ColumnType::Country
+        | ColumnType::Currency
+        | ColumnType::Date
+        | ColumnType::Timestamp => false,
     }
 }
 

@@ -1,3 +1,4 @@
 //! Integration tests of the pipeline (one binary).
 
 mod ingest;
+mod transform;

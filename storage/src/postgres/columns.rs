@@ -96,8 +96,8 @@ impl<'a> ColumnWriter<'a> {
                 out.extend_from_slice(&days.to_be_bytes());
             }
             Values::Timestamp(values) => {
-                let micros = pg_timestamp(values[row])
-                    .ok_or_else(|| self.out_of_range(row, "timestamp"))?;
+                let micros =
+                    pg_timestamp(values[row]).ok_or_else(|| self.out_of_range(row, "timestamp"))?;
                 out.extend_from_slice(&micros.to_be_bytes());
             }
             Values::Numeric(values, scale) => Numeric::encode(values[row], scale, out),
@@ -195,7 +195,11 @@ mod tests {
     fn field(array: &ArrayRef, row: usize) -> Option<Vec<u8>> {
         let writer = ColumnWriter::new("c", array.as_ref(), 0).unwrap();
         let mut out = BytesMut::new();
-        match writer.cell(row).to_sql_checked(&Type::TEXT, &mut out).unwrap() {
+        match writer
+            .cell(row)
+            .to_sql_checked(&Type::TEXT, &mut out)
+            .unwrap()
+        {
             IsNull::Yes => None,
             IsNull::No => Some(out.to_vec()),
         }

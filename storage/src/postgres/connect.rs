@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
-use super::error::{ConnectFailure, PostgresError, server_message};
+use super::error::{ConnectFailure, PostgresError, server_message, with_causes};
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -26,14 +26,14 @@ pub async fn connect(
     attempts: u32,
     first_backoff: Duration,
 ) -> Result<Client, PostgresError> {
-    let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
-        PostgresError::Connect {
-            target: "(the URL given)".to_owned(),
-            attempts: 0,
-            failure: ConnectFailure::InvalidUrl,
-            message: e.to_string(),
-        }
-    })?;
+    let mut config: Config =
+        url.parse()
+            .map_err(|e: tokio_postgres::Error| PostgresError::Connect {
+                target: "(the URL given)".to_owned(),
+                attempts: 0,
+                failure: ConnectFailure::InvalidUrl,
+                message: with_causes(&e),
+            })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
@@ -77,7 +77,7 @@ fn classify(error: &tokio_postgres::Error) -> ConnectFailure {
             ConnectFailure::Rejected
         };
     }
-    let text = error.to_string();
+    let text = with_causes(error);
     if text.starts_with("authentication error") || text.contains("password missing") {
         ConnectFailure::Authentication
     } else if is_network(error) {
@@ -137,7 +137,9 @@ mod tests {
 
     #[test]
     fn target_names_user_hosts_ports_and_database_but_no_password() {
-        let config: Config = "postgres://loader:s3cret@db.example:6543/warehouse".parse().unwrap();
+        let config: Config = "postgres://loader:s3cret@db.example:6543/warehouse"
+            .parse()
+            .unwrap();
         let shown = target(&config);
         assert_eq!(shown, "loader@db.example:6543/warehouse");
         assert!(!shown.contains("s3cret"));
@@ -153,8 +155,15 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             error,
-            PostgresError::Connect { failure: ConnectFailure::InvalidUrl, attempts: 0, .. }
+            PostgresError::Connect {
+                failure: ConnectFailure::InvalidUrl,
+                attempts: 0,
+                ..
+            }
         ));
-        assert!(error.to_string().contains("not a valid PostgreSQL URL"), "{error}");
+        assert!(
+            error.to_string().contains("not a valid PostgreSQL URL"),
+            "{error}"
+        );
     }
 }

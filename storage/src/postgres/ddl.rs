@@ -20,7 +20,11 @@ pub fn create_statements(spec: &TableSpec) -> Result<Vec<String>, PostgresError>
         format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&spec.schema)),
         create_table(spec)?,
     ];
-    statements.extend(index_column_sets(spec).iter().map(|c| create_index(spec, c)));
+    statements.extend(
+        index_column_sets(spec)
+            .iter()
+            .map(|c| create_index(spec, c)),
+    );
     statements.extend(
         spec.comments
             .iter()
@@ -140,7 +144,10 @@ mod tests {
                 vec!["client_key".into()],
                 vec!["transaction_id".into()],
             ],
-            comments: BTreeMap::from([("amount".into(), "in the account's currency, 'as is'".into())]),
+            comments: BTreeMap::from([(
+                "amount".into(),
+                "in the account's currency, 'as is'".into(),
+            )]),
         }
     }
 
@@ -192,6 +199,9 @@ mod tests {
         spec.indexes.clear();
         spec.comments.clear();
         let message = create_statements(&spec).unwrap_err().to_string();
-        assert!(message.contains("UInt32") && message.contains("\"x\""), "{message}");
+        assert!(
+            message.contains("UInt32") && message.contains("\"x\""),
+            "{message}"
+        );
     }
 }

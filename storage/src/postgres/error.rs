@@ -79,8 +79,10 @@ pub enum PostgresError {
         message: String,
     },
     /// No connection could be made.
-    #[error("cannot connect to PostgreSQL at {target} after {attempts} attempt(s): {failure}. \
-             Server said: {message}")]
+    #[error(
+        "cannot connect to PostgreSQL at {target} after {attempts} attempt(s): {failure}. \
+         Last error: {message}"
+    )]
     Connect {
         /// `user@host:port/database`, without any password.
         target: String,
@@ -131,7 +133,12 @@ impl PostgresError {
     /// A failed statement: keeps its first line, the server's message and advice.
     pub(crate) fn query(statement: &str, source: tokio_postgres::Error) -> PostgresError {
         PostgresError::Query {
-            statement: statement.lines().next().unwrap_or_default().trim().to_owned(),
+            statement: statement
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
             message: server_message(&source),
             advice: advice(&source),
             source,
@@ -147,11 +154,12 @@ impl PostgresError {
     }
 }
 
-/// The server's message of an error in full (severity, SQLSTATE, message, detail, hint),
-/// or tokio-postgres's own message and its cause for an error that is not the server's.
+/// The server's message of an error in full (severity, SQLSTATE, message, detail, hint,
+/// context), or tokio-postgres's own message and its causes for an error that is not the
+/// server's (tokio-postgres's `Display` leaves the causes out).
 pub(crate) fn server_message(error: &tokio_postgres::Error) -> String {
     let Some(db) = error.as_db_error() else {
-        return error.to_string();
+        return with_causes(error);
     };
     let mut message = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
     if let Some(detail) = db.detail() {
@@ -160,13 +168,28 @@ pub(crate) fn server_message(error: &tokio_postgres::Error) -> String {
     if let Some(hint) = db.hint() {
         message.push_str(&format!(" (hint: {hint})"));
     }
+    if let Some(context) = db.where_() {
+        message.push_str(&format!(" (where: {context})"));
+    }
+    message
+}
+
+/// An error's message followed by those of its causes, `: `-separated.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
     message
 }
 
 /// What to do about a failed statement, from its SQLSTATE class.
 fn advice(error: &tokio_postgres::Error) -> &'static str {
-    const ROLLED_BACK: &str = "No rows were published: the table keeps its previous content.";
-    let class = error.as_db_error().map(|db| &db.code().code()[..2]);
+    const ROLLED_BACK: &str =
+        "No rows were published (the table keeps its previous content): fix the cause and rerun";
+    let class = error.as_db_error().and_then(|db| db.code().code().get(..2));
     match class {
         None if error.is_closed() => {
             "The connection was lost; no rows were published (the transaction rolled back): \

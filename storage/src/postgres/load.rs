@@ -36,19 +36,26 @@ pub struct LoadReport {
 /// Loads a stream of batches into the table of `spec`, atomically.
 ///
 /// 1. Creates the schema, table, indexes and comments if missing ([`create_statements`]).
-/// 2. In one transaction: defers the deferrable constraints, creates a temporary staging
-///    table `<name>__staging` (`LIKE` the table, `ON COMMIT DROP`), streams every batch
-///    into it with one binary `COPY`, then publishes: [`LoadMode::Replace`] deletes the
-///    table's rows and inserts the staged ones; [`LoadMode::Upsert`] inserts them with
-///    `ON CONFLICT (primary key) DO UPDATE` of the rows that differ. Then commits.
+/// 2. Opens one transaction and defers the deferrable constraints (foreign keys).
+/// 3. Streams every batch with one binary `COPY … FROM STDIN`:
+///    - [`LoadMode::Replace`]: deletes the table's rows, then copies straight into the
+///      table (no staging: a second pass through a staging table costs more than the
+///      COPY itself, and the transaction already hides the load until it commits);
+///    - [`LoadMode::Upsert`]: copies into a temporary staging table `<name>__staging`
+///      (`LIKE` the table, `ON COMMIT DROP`), then inserts the staged rows with
+///      `ON CONFLICT (primary key) DO UPDATE` of the rows whose values differ, and drops
+///      the staging table.
+/// 4. Commits; the deferred foreign keys are checked then.
 ///
 /// Readers see the previous content until the commit, then the new one. On any failure
-/// (an `Err` from the stream, a batch that does not match the spec, a value the server
-/// rejects, a lost connection) the transaction is rolled back: the table keeps its
-/// previous content and the staging table is gone. Loading the same rows again leaves
-/// the same content. Each batch's columns are found by name; a column must have the
-/// spec's type (strings may be any of `Utf8`, `LargeUtf8`, `Utf8View`; a decimal must
-/// have the spec's scale) and no nulls where the spec's field is not nullable.
+/// (an `Err` from the stream, a batch that does not match the spec, a value or key the
+/// server rejects, a lost connection, a killed backend) the transaction rolls back: the
+/// table keeps its previous content and no staging table is left. Loading the same rows
+/// again leaves the same content (an upsert rewrites no row then). Each batch's columns
+/// are found by name; a column must have the spec's type (strings may be any of `Utf8`,
+/// `LargeUtf8`, `Utf8View`; a decimal must have the spec's scale, its precision may
+/// differ) and no nulls where the spec's field is not nullable. A replace holds the row
+/// locks of the old rows until the commit: concurrent writers of the table wait.
 pub async fn load<S, E>(
     client: &mut Client,
     spec: &TableSpec,
@@ -101,42 +108,53 @@ struct LoadPlan<'s> {
 
 impl<'s> LoadPlan<'s> {
     fn new(spec: &'s TableSpec, mode: LoadMode) -> Result<LoadPlan<'s>, PostgresError> {
-        let staging = format!(
-            "pg_temp.{}",
-            quote_ident(&object_name(&[&spec.name], "_staging"))
-        );
         let columns = quote_list(&spec.column_names());
-        let insert = format!(
-            "INSERT INTO {} AS \"target\" ({columns}) SELECT {columns} FROM {staging}",
-            spec.qualified()
-        );
-        let mut publish = match mode {
-            LoadMode::Replace => vec![format!("DELETE FROM {}", spec.qualified()), insert],
-            LoadMode::Upsert => vec![format!("{insert} {}", on_conflict(spec)?)],
-        };
-        publish.push(format!("DROP TABLE {staging}"));
-        Ok(LoadPlan {
-            spec,
-            prepare: vec![
-                "SET CONSTRAINTS ALL DEFERRED".to_owned(),
-                format!(
+        let copy_into =
+            |table: &str| format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)");
+        let mut prepare = vec!["SET CONSTRAINTS ALL DEFERRED".to_owned()];
+        let (copy, publish) = match mode {
+            LoadMode::Replace => {
+                prepare.push(format!("DELETE FROM {}", spec.qualified()));
+                (copy_into(&spec.qualified()), vec![])
+            }
+            LoadMode::Upsert => {
+                let staging = staging_table(spec);
+                prepare.push(format!(
                     "CREATE TEMP TABLE {staging} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
                     spec.qualified()
-                ),
-            ],
-            copy: format!("COPY {staging} ({columns}) FROM STDIN (FORMAT binary)"),
-            types: spec
-                .columns
-                .fields()
-                .iter()
-                .map(|f| wire_type(f.data_type()))
-                .collect::<Result<_, _>>()?,
+                ));
+                let upsert = format!(
+                    "INSERT INTO {} AS \"target\" ({columns}) SELECT {columns} FROM {staging} {}",
+                    spec.qualified(),
+                    on_conflict(spec)?
+                );
+                (
+                    copy_into(&staging),
+                    vec![upsert, format!("DROP TABLE {staging}")],
+                )
+            }
+        };
+        let types = spec
+            .columns
+            .fields()
+            .iter()
+            .map(|f| wire_type(f.data_type()))
+            .collect::<Result<_, _>>()?;
+        Ok(LoadPlan {
+            spec,
+            prepare,
+            copy,
+            types,
             publish,
         })
     }
 
     /// Everything inside the transaction; returns the rows copied.
-    async fn run<S, E>(&self, transaction: &Transaction<'_>, batches: S) -> Result<u64, PostgresError>
+    async fn run<S, E>(
+        &self,
+        transaction: &Transaction<'_>,
+        batches: S,
+    ) -> Result<u64, PostgresError>
     where
         S: Stream<Item = Result<RecordBatch, E>> + Unpin,
         E: Error + Send + Sync + 'static,
@@ -147,8 +165,12 @@ impl<'s> LoadPlan<'s> {
         Ok(rows)
     }
 
-    /// One binary COPY of the whole stream into the staging table.
-    async fn copy<S, E>(&self, transaction: &Transaction<'_>, mut batches: S) -> Result<u64, PostgresError>
+    /// One binary COPY of the whole stream into the table (or the staging table).
+    async fn copy<S, E>(
+        &self,
+        transaction: &Transaction<'_>,
+        mut batches: S,
+    ) -> Result<u64, PostgresError>
     where
         S: Stream<Item = Result<RecordBatch, E>> + Unpin,
         E: Error + Send + Sync + 'static,
@@ -186,9 +208,9 @@ impl<'s> LoadPlan<'s> {
         let mut writers = Vec::with_capacity(self.types.len());
         for field in self.spec.columns.fields() {
             let name = field.name();
-            let index = schema.index_of(name).map_err(|_| {
-                invalid(format!("a batch has no column \"{name}\""))
-            })?;
+            let index = schema
+                .index_of(name)
+                .map_err(|_| invalid(format!("a batch has no column \"{name}\"")))?;
             let array = batch.column(index);
             if !compatible(field.data_type(), array.data_type()) {
                 return Err(invalid(format!(
@@ -207,6 +229,14 @@ impl<'s> LoadPlan<'s> {
         }
         Ok(writers)
     }
+}
+
+/// `pg_temp."<name>__staging"`: the session's temporary staging table for an upsert.
+fn staging_table(spec: &TableSpec) -> String {
+    format!(
+        "pg_temp.{}",
+        quote_ident(&object_name(&[&spec.name], "_staging"))
+    )
 }
 
 /// The `ON CONFLICT` clause of an upsert: update the non-key columns of rows that differ.
@@ -244,7 +274,10 @@ fn on_conflict(spec: &TableSpec) -> Result<String, PostgresError> {
     ))
 }
 
-async fn execute_all(transaction: &Transaction<'_>, statements: &[String]) -> Result<(), PostgresError> {
+async fn execute_all(
+    transaction: &Transaction<'_>,
+    statements: &[String],
+) -> Result<(), PostgresError> {
     for statement in statements {
         transaction
             .batch_execute(statement)
@@ -294,9 +327,29 @@ mod tests {
     }
 
     #[test]
-    fn replace_deletes_then_inserts_from_staging() {
+    fn replace_deletes_then_copies_into_the_table() {
         let spec = spec(&["id"]);
         let plan = LoadPlan::new(&spec, LoadMode::Replace).unwrap();
+        assert_eq!(
+            plan.prepare,
+            ["SET CONSTRAINTS ALL DEFERRED", "DELETE FROM \"s\".\"t\""]
+        );
+        assert_eq!(
+            plan.copy,
+            "COPY \"s\".\"t\" (\"id\", \"v\") FROM STDIN (FORMAT binary)"
+        );
+        assert!(plan.publish.is_empty());
+    }
+
+    #[test]
+    fn upsert_stages_then_updates_only_rows_that_differ() {
+        let spec = spec(&["id"]);
+        let plan = LoadPlan::new(&spec, LoadMode::Upsert).unwrap();
+        assert_eq!(
+            plan.prepare[1],
+            "CREATE TEMP TABLE pg_temp.\"t__staging\" (LIKE \"s\".\"t\" INCLUDING DEFAULTS) \
+             ON COMMIT DROP"
+        );
         assert_eq!(
             plan.copy,
             "COPY pg_temp.\"t__staging\" (\"id\", \"v\") FROM STDIN (FORMAT binary)"
@@ -304,22 +357,24 @@ mod tests {
         assert_eq!(
             plan.publish,
             [
-                "DELETE FROM \"s\".\"t\"",
                 "INSERT INTO \"s\".\"t\" AS \"target\" (\"id\", \"v\") \
-                 SELECT \"id\", \"v\" FROM pg_temp.\"t__staging\"",
+                 SELECT \"id\", \"v\" FROM pg_temp.\"t__staging\" \
+                 ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\" \
+                 WHERE (\"target\".\"v\") IS DISTINCT FROM (EXCLUDED.\"v\")",
                 "DROP TABLE pg_temp.\"t__staging\"",
             ]
         );
     }
 
     #[test]
-    fn upsert_updates_only_rows_that_differ() {
-        let spec = spec(&["id"]);
+    fn upsert_of_a_table_of_keys_only_does_nothing_on_conflict() {
+        let mut spec = spec(&["id", "v"]);
+        spec.columns = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("v", DataType::Utf8, false),
+        ]));
         let plan = LoadPlan::new(&spec, LoadMode::Upsert).unwrap();
-        assert!(plan.publish[0].ends_with(
-            "ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\" \
-             WHERE (\"target\".\"v\") IS DISTINCT FROM (EXCLUDED.\"v\")"
-        ));
+        assert!(plan.publish[0].ends_with("ON CONFLICT (\"id\", \"v\") DO NOTHING"));
     }
 
     #[test]

@@ -7,15 +7,15 @@
 //!
 //! 1. **Ensure the table**: [`create_statements`] (schema, table, indexes, comments, all
 //!    `IF NOT EXISTS`) run, each in its own statement.
-//! 2. **Stage**: in one transaction, a temporary table `<name>__staging` is created
-//!    `LIKE` the table (`ON COMMIT DROP`), and the whole stream goes into it through one
-//!    binary `COPY … FROM STDIN`, each field written from the Arrow buffers in
-//!    PostgreSQL's binary format (no text, no allocation per row; NUMERIC via
-//!    [`Numeric`]).
-//! 3. **Publish**, in the same transaction: [`LoadMode::Replace`] deletes the table's
-//!    rows and inserts the staged ones; [`LoadMode::Upsert`] inserts them with
-//!    `ON CONFLICT (primary key) DO UPDATE` of the rows whose values differ. The staging
-//!    table is dropped and the transaction committed.
+//! 2. **Stream**, in one transaction with the foreign keys deferred: the whole stream
+//!    goes through one binary `COPY … FROM STDIN`, each field written from the Arrow
+//!    buffers in PostgreSQL's binary format (no text, no allocation per row; NUMERIC via
+//!    [`Numeric`]). [`LoadMode::Replace`] deletes the table's rows and copies straight
+//!    into the table; [`LoadMode::Upsert`] copies into a temporary staging table
+//!    `<name>__staging` (`LIKE` the table, `ON COMMIT DROP`).
+//! 3. **Publish**, in the same transaction: an upsert inserts the staged rows with
+//!    `ON CONFLICT (primary key) DO UPDATE` of the rows whose values differ and drops the
+//!    staging table; then the transaction commits and the foreign keys are checked.
 //!
 //! # Guarantees
 //! - Readers see the previous content until the commit and the new content after it,
@@ -29,6 +29,13 @@
 //! - Foreign keys are `DEFERRABLE` and deferred during a load, so a dimension that facts
 //!   refer to can be replaced: the keys are checked at commit, against the new rows.
 //! - Only quoted identifiers and quoted comments are ever written into SQL text.
+//! - A replace holds the row locks of the old rows until it commits: other writers of
+//!   the table wait for it; readers never do.
+//!
+//! A replace copies straight into the table rather than through a staging table: the
+//! transaction already hides the load, and an `INSERT … SELECT` from staging cost more
+//! than the COPY itself (1 M rows with a primary key: 1.0 s of COPY into staging plus
+//! 2.4 s of insert, against 2.2 s for the whole direct load).
 //!
 //! [`connect`] makes the connection, with bounded retries and errors that name the
 //! server (never the password) and tell an unreachable server from refused credentials.

@@ -249,7 +249,13 @@ mod tests {
 
     #[test]
     fn decodes_what_it_encodes() {
-        for (value, scale) in [(0, 0), (-1, 2), (10_000, 0), (123_456_789, 6), (i128::MIN, 10)] {
+        for (value, scale) in [
+            (0, 0),
+            (-1, 2),
+            (10_000, 0),
+            (123_456_789, 6),
+            (i128::MIN, 10),
+        ] {
             let mut out = BytesMut::new();
             Numeric::encode(value, scale, &mut out);
             let back = Numeric::from_sql(&Type::NUMERIC, &out).unwrap();

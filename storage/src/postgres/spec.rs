@@ -55,7 +55,11 @@ impl TableSpec {
 
     /// The column names, in order.
     pub(crate) fn column_names(&self) -> Vec<&str> {
-        self.columns.fields().iter().map(|f| f.name().as_str()).collect()
+        self.columns
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
     }
 
     pub(crate) fn invalid(&self, message: impl Into<String>) -> PostgresError {
@@ -73,7 +77,9 @@ impl TableSpec {
             pg_type(field.data_type())
                 .map_err(|_| PostgresError::unsupported(field.data_type(), Some(field.name())))?;
         }
-        self.check_columns("primary key", &self.primary_key)?;
+        if !self.primary_key.is_empty() {
+            self.check_columns("primary key", &self.primary_key)?;
+        }
         for key in &self.foreign_keys {
             self.check_foreign_key(key)?;
         }
@@ -82,20 +88,20 @@ impl TableSpec {
         }
         for (column, comment) in &self.comments {
             self.check_columns("comment", std::slice::from_ref(column))?;
-            check_text("comment", comment).map_err(|m| self.invalid(m))?;
+            check_no_nul("comment", comment).map_err(|m| self.invalid(m))?;
         }
         Ok(())
     }
 
     fn check_names(&self) -> Result<(), PostgresError> {
-        check_text("schema name", &self.schema).map_err(|m| self.invalid(m))?;
-        check_text("table name", &self.name).map_err(|m| self.invalid(m))?;
+        check_name("schema name", &self.schema).map_err(|m| self.invalid(m))?;
+        check_name("table name", &self.name).map_err(|m| self.invalid(m))?;
         if self.columns.fields().is_empty() {
             return Err(self.invalid("it has no columns"));
         }
         let mut seen = HashSet::new();
         for name in self.column_names() {
-            check_text("column name", name).map_err(|m| self.invalid(m))?;
+            check_name("column name", name).map_err(|m| self.invalid(m))?;
             if !seen.insert(name) {
                 return Err(self.invalid(format!("column \"{name}\" appears twice")));
             }
@@ -105,8 +111,7 @@ impl TableSpec {
 
     fn check_foreign_key(&self, key: &ForeignKey) -> Result<(), PostgresError> {
         self.check_columns("foreign key", &key.columns)?;
-        check_text("referenced table name", &key.references_table)
-            .map_err(|m| self.invalid(m))?;
+        check_name("referenced table name", &key.references_table).map_err(|m| self.invalid(m))?;
         if key.columns.len() != key.references_columns.len() {
             return Err(self.invalid(format!(
                 "foreign key ({}) lists {} column(s) but refers to {} column(s) of {}",
@@ -117,14 +122,14 @@ impl TableSpec {
             )));
         }
         for column in &key.references_columns {
-            check_text("referenced column name", column).map_err(|m| self.invalid(m))?;
+            check_name("referenced column name", column).map_err(|m| self.invalid(m))?;
         }
         Ok(())
     }
 
     fn check_columns(&self, what: &str, columns: &[String]) -> Result<(), PostgresError> {
-        if columns.is_empty() && what != "primary key" {
-            return Err(self.invalid(format!("a {what} lists no column")));
+        if columns.is_empty() {
+            return Err(self.invalid(format!("an empty {what}: it lists no column")));
         }
         match columns.iter().find(|c| self.columns.index_of(c).is_err()) {
             Some(missing) => Err(self.invalid(format!(
@@ -136,14 +141,82 @@ impl TableSpec {
     }
 }
 
-/// A name or comment must be non-empty (names) and free of NUL, which PostgreSQL cannot
-/// store.
-fn check_text(what: &str, text: &str) -> Result<(), String> {
-    if text.is_empty() && what != "comment" {
+/// A name must be non-empty and free of NUL.
+fn check_name(what: &str, text: &str) -> Result<(), String> {
+    if text.is_empty() {
         return Err(format!("the {what} is empty"));
     }
+    check_no_nul(what, text)
+}
+
+/// PostgreSQL cannot store a NUL character in a name or a comment.
+fn check_no_nul(what: &str, text: &str) -> Result<(), String> {
     if text.contains('\0') {
         return Err(format!("the {what} {text:?} contains a NUL character"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn spec(columns: &[&str]) -> TableSpec {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Int64, true))
+            .collect();
+        TableSpec {
+            schema: "s".into(),
+            name: "t".into(),
+            columns: Arc::new(Schema::new(fields)),
+            primary_key: vec![],
+            foreign_keys: vec![],
+            indexes: vec![],
+            comments: BTreeMap::new(),
+        }
+    }
+
+    fn problem(spec: &TableSpec) -> String {
+        spec.validate()
+            .map(|()| "valid".to_owned())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_table_without_keys_is_valid() {
+        assert_eq!(problem(&spec(&["a"])), "valid");
+    }
+
+    #[test]
+    fn refuses_empty_repeated_and_nul_names() {
+        assert!(problem(&spec(&[])).contains("no columns"));
+        assert!(problem(&spec(&["a", "a"])).contains("\"a\" appears twice"));
+        assert!(problem(&spec(&["a\0b"])).contains("NUL"));
+        let mut empty_name = spec(&["a"]);
+        empty_name.name.clear();
+        assert!(problem(&empty_name).contains("table name is empty"));
+    }
+
+    #[test]
+    fn comments_may_be_empty_but_not_hold_nul() {
+        let mut with_comment = spec(&["a"]);
+        with_comment.comments.insert("a".into(), String::new());
+        assert_eq!(problem(&with_comment), "valid");
+        with_comment.comments.insert("a".into(), "x\0".into());
+        assert!(problem(&with_comment).contains("NUL"));
+        with_comment.comments = BTreeMap::from([("b".into(), "c".into())]);
+        assert!(problem(&with_comment).contains("the comment names column \"b\""));
+    }
+
+    #[test]
+    fn an_index_needs_columns() {
+        let mut spec = spec(&["a"]);
+        spec.indexes.push(vec![]);
+        assert!(problem(&spec).contains("an empty index"));
+    }
 }

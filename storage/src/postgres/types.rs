@@ -92,8 +92,14 @@ mod tests {
             (DataType::Float64, "double precision"),
             (DataType::Boolean, "boolean"),
             (DataType::Date32, "date"),
-            (DataType::Timestamp(TimeUnit::Microsecond, utc), "timestamptz"),
-            (DataType::Timestamp(TimeUnit::Microsecond, None), "timestamp"),
+            (
+                DataType::Timestamp(TimeUnit::Microsecond, utc),
+                "timestamptz",
+            ),
+            (
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                "timestamp",
+            ),
             (DataType::Decimal128(18, 2), "numeric(18,2)"),
             (DataType::Decimal128(38, 6), "numeric(38,6)"),
         ];
@@ -119,8 +125,14 @@ mod tests {
 
     #[test]
     fn decimal_scale_must_match_but_precision_may_differ() {
-        assert!(compatible(&DataType::Decimal128(18, 2), &DataType::Decimal128(38, 2)));
-        assert!(!compatible(&DataType::Decimal128(18, 2), &DataType::Decimal128(18, 3)));
+        assert!(compatible(
+            &DataType::Decimal128(18, 2),
+            &DataType::Decimal128(38, 2)
+        ));
+        assert!(!compatible(
+            &DataType::Decimal128(18, 2),
+            &DataType::Decimal128(18, 3)
+        ));
         assert!(compatible(&DataType::Utf8, &DataType::Utf8View));
         assert!(!compatible(&DataType::Int64, &DataType::Int32));
     }

@@ -1,3 +1,4 @@
 //! Integration tests of the storage crate (one binary).
 
 mod delta;
+mod postgres;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
-    StringViewArray, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
@@ -95,7 +95,7 @@ impl TestDb {
         self.client.query_one(&sql, &[]).await.expect(&sql).get(0)
     }
 
-    /// The whole content, ordered by the first column, as one hash.
+    /// The whole content as one hash (rows in the order of their text).
     async fn fingerprint(&self, table: &str) -> String {
         let sql = format!(
             "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), 'empty') FROM {} t",
@@ -108,7 +108,10 @@ impl TestDb {
     async fn staging_tables(&self, table: &str) -> i64 {
         let pattern = format!("{table}\\_\\_staging%");
         self.client
-            .query_one("SELECT count(*) FROM pg_class WHERE relname LIKE $1", &[&pattern])
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE $1",
+                &[&pattern],
+            )
             .await
             .expect("pg_class")
             .get(0)
@@ -132,7 +135,10 @@ impl Drop for SchemaGuard {
                 let client = postgres::connect(&database_url(), 3, Duration::from_millis(50))
                     .await
                     .map_err(std::io::Error::other)?;
-                client.batch_execute(&sql).await.map_err(std::io::Error::other)
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(std::io::Error::other)
             })
         })
         .join();
@@ -219,10 +225,38 @@ fn all_types_rows() -> AllTypes {
         .collect();
     AllTypes {
         text,
-        i16: vec![Some(0), Some(i16::MIN), Some(i16::MAX), Some(-1), Some(7), None],
-        i32: vec![Some(0), Some(i32::MIN), Some(i32::MAX), Some(-1), Some(7), None],
-        i64: vec![Some(0), Some(i64::MIN), Some(i64::MAX), Some(-1), Some(7), None],
-        f32: vec![Some(0.1), Some(-0.0), Some(f32::MAX), Some(f32::NAN), Some(1e-45), None],
+        i16: vec![
+            Some(0),
+            Some(i16::MIN),
+            Some(i16::MAX),
+            Some(-1),
+            Some(7),
+            None,
+        ],
+        i32: vec![
+            Some(0),
+            Some(i32::MIN),
+            Some(i32::MAX),
+            Some(-1),
+            Some(7),
+            None,
+        ],
+        i64: vec![
+            Some(0),
+            Some(i64::MIN),
+            Some(i64::MAX),
+            Some(-1),
+            Some(7),
+            None,
+        ],
+        f32: vec![
+            Some(0.1),
+            Some(-0.0),
+            Some(f32::MAX),
+            Some(f32::NAN),
+            Some(1e-45),
+            None,
+        ],
         f64: vec![
             Some(0.1),
             Some(-0.0),
@@ -231,9 +265,23 @@ fn all_types_rows() -> AllTypes {
             Some(-1.234_567_890_123_456e300),
             None,
         ],
-        bool: vec![Some(true), Some(false), Some(true), Some(false), Some(true), None],
+        bool: vec![
+            Some(true),
+            Some(false),
+            Some(true),
+            Some(false),
+            Some(true),
+            None,
+        ],
         // 2024-02-29, 1970-01-01, 1900-01-01, 9999-12-31, 0001-01-01
-        date: vec![Some(19_782), Some(0), Some(-25_567), Some(2_932_896), Some(-719_162), None],
+        date: vec![
+            Some(19_782),
+            Some(0),
+            Some(-25_567),
+            Some(2_932_896),
+            Some(-719_162),
+            None,
+        ],
         micros: vec![
             Some(1_709_214_330_123_456), // 2024-02-29 13:45:30.123456
             Some(0),
@@ -316,12 +364,18 @@ async fn every_type_round_trips_exactly() {
     assert_eq!(got.len(), 6);
     for (i, row) in got.iter().enumerate() {
         let texts: [Option<String>; 3] = [row.get(0), row.get(1), row.get(2)];
-        assert!(texts.iter().all(|t| *t == rows.text[i]), "row {i}: {texts:?}");
+        assert!(
+            texts.iter().all(|t| *t == rows.text[i]),
+            "row {i}: {texts:?}"
+        );
         assert_eq!(row.get::<_, Option<i16>>(3), rows.i16[i], "row {i}");
         assert_eq!(row.get::<_, Option<i32>>(4), rows.i32[i], "row {i}");
         assert_eq!(row.get::<_, Option<i64>>(5), rows.i64[i], "row {i}");
         let f32_got = row.get::<_, Option<f32>>(6).map(f64::from);
-        assert!(same_f64(f32_got, rows.f32[i].map(f64::from)), "row {i}: {f32_got:?}");
+        assert!(
+            same_f64(f32_got, rows.f32[i].map(f64::from)),
+            "row {i}: {f32_got:?}"
+        );
         let f64_got = row.get::<_, Option<f64>>(7);
         assert!(same_f64(f64_got, rows.f64[i]), "row {i}: {f64_got:?}");
         assert_eq!(row.get::<_, Option<bool>>(8), rows.bool[i], "row {i}");
@@ -373,9 +427,14 @@ async fn every_type_round_trips_exactly() {
 async fn unsupported_types_and_mismatched_batches_are_refused_with_the_column() {
     let mut db = test_db!("refuse");
     let spec = db.spec("all_types", all_types_schema(), &["id"]);
-    load(&mut db.client, &spec, vec![Ok(all_types_batch(&all_types_rows()))], LoadMode::Replace)
-        .await
-        .expect("first load");
+    load(
+        &mut db.client,
+        &spec,
+        vec![Ok(all_types_batch(&all_types_rows()))],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("first load");
     let before = db.fingerprint("all_types").await;
 
     let unsupported = Arc::new(Schema::new(vec![Field::new("u", DataType::UInt64, true)]));
@@ -383,20 +442,30 @@ async fn unsupported_types_and_mismatched_batches_are_refused_with_the_column() 
     let error = load(&mut db.client, &unsupported, vec![], LoadMode::Replace)
         .await
         .expect_err("UInt64 has no mapping");
-    assert!(matches!(error, PostgresError::UnsupportedType { .. }), "{error}");
+    assert!(
+        matches!(error, PostgresError::UnsupportedType { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("UInt64") && error.to_string().contains("\"u\""));
 
     // A batch whose numeric column has another scale than the spec.
     let batch = all_types_batch(&all_types_rows());
     let mut columns = batch.columns().to_vec();
     columns[13] = decimals(vec![Some(1); 6], 3);
-    let mut fields: Vec<Field> = all_types_schema().fields().iter().map(|f| (**f).clone()).collect();
+    let mut fields: Vec<Field> = all_types_schema()
+        .fields()
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
     fields[13] = Field::new("n2", DataType::Decimal128(18, 3), true);
     let other = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch");
     let error = load(&mut db.client, &spec, vec![Ok(other)], LoadMode::Replace)
         .await
         .expect_err("scale 3 into numeric(18,2)");
-    assert!(matches!(error, PostgresError::InvalidBatch { .. }), "{error}");
+    assert!(
+        matches!(error, PostgresError::InvalidBatch { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("\"n2\""), "{error}");
     assert_eq!(db.fingerprint("all_types").await, before);
 }
@@ -442,7 +511,13 @@ fn fact_spec(db: &TestDb, dimension: &str) -> TableSpec {
 fn dimension_batch(keys: &[i64]) -> Result<RecordBatch, ArrowError> {
     let segments: Vec<String> = keys
         .iter()
-        .map(|k| if *k == -1 { "unknown".into() } else { format!("segment {k}") })
+        .map(|k| {
+            if *k == -1 {
+                "unknown".into()
+            } else {
+                format!("segment {k}")
+            }
+        })
         .collect();
     RecordBatch::try_new(
         dimension_schema(),
@@ -454,7 +529,9 @@ fn dimension_batch(keys: &[i64]) -> Result<RecordBatch, ArrowError> {
 }
 
 fn fact_batch(first: usize, client_keys: &[i64]) -> Result<RecordBatch, ArrowError> {
-    let ids: Vec<String> = (first..first + client_keys.len()).map(|i| format!("tx{i:06}")).collect();
+    let ids: Vec<String> = (first..first + client_keys.len())
+        .map(|i| format!("tx{i:06}"))
+        .collect();
     let n = client_keys.len();
     RecordBatch::try_new(
         fact_schema(),
@@ -518,8 +595,18 @@ async fn ddl_creates_keys_indexes_and_comments_with_quoted_names() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(indexes.len(), 3, "{indexes:?}");
-    assert!(indexes.iter().any(|i| i.ends_with("USING btree (booked_on)")), "{indexes:?}");
-    assert!(indexes.iter().any(|i| i.ends_with("(\"Client \"\"Key\"\"\")")), "{indexes:?}");
+    assert!(
+        indexes
+            .iter()
+            .any(|i| i.ends_with("USING btree (booked_on)")),
+        "{indexes:?}"
+    );
+    assert!(
+        indexes
+            .iter()
+            .any(|i| i.ends_with("(\"Client \"\"Key\"\"\")")),
+        "{indexes:?}"
+    );
     let comment: Option<String> = db
         .client
         .query_one(
@@ -534,9 +621,14 @@ async fn ddl_creates_keys_indexes_and_comments_with_quoted_names() {
         .get(0);
     assert_eq!(comment, dim.comments.get("segment").cloned());
 
-    let report = load(&mut db.client, &dim, vec![dimension_batch(&[-1, 1, 2])], LoadMode::Replace)
-        .await
-        .expect("load into a quoted name");
+    let report = load(
+        &mut db.client,
+        &dim,
+        vec![dimension_batch(&[-1, 1, 2])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("load into a quoted name");
     assert_eq!(report.rows, 3);
     assert_eq!(db.count(dimension).await, 3);
 }
@@ -557,7 +649,10 @@ fn accounts(ids: std::ops::Range<i64>, bump: i128) -> Result<RecordBatch, ArrowE
         .clone()
         .map(|i| (i % 7 != 0).then(|| format!("account {i}")))
         .collect();
-    let balances = ids.clone().map(|i| Some(i128::from(i) * 100 + bump)).collect();
+    let balances = ids
+        .clone()
+        .map(|i| Some(i128::from(i) * 100 + bump))
+        .collect();
     RecordBatch::try_new(
         accounts_schema(),
         vec![
@@ -580,32 +675,67 @@ async fn replace_is_idempotent_and_upsert_changes_only_what_changed() {
     let spec = db.spec("accounts", accounts_schema(), &["id"]);
     let batches = || vec![accounts(0..600, 0), accounts(600..1000, 0)];
 
-    load(&mut db.client, &spec, batches(), LoadMode::Replace).await.expect("first");
+    load(&mut db.client, &spec, batches(), LoadMode::Replace)
+        .await
+        .expect("first");
     let first = db.fingerprint("accounts").await;
-    let report = load(&mut db.client, &spec, batches(), LoadMode::Replace).await.expect("again");
+    let report = load(&mut db.client, &spec, batches(), LoadMode::Replace)
+        .await
+        .expect("again");
     assert_eq!(report.rows, 1000);
     assert_eq!(db.count("accounts").await, 1000);
     assert_eq!(db.fingerprint("accounts").await, first);
 
     // Upsert: 0..5 change, 5..10 are the same, 1000..1005 are new.
     let before = row_versions(&db).await;
-    let upsert = || vec![accounts(0..5, 1), accounts(5..10, 0), accounts(1000..1005, 0)];
-    let report = load(&mut db.client, &spec, upsert(), LoadMode::Upsert).await.expect("upsert");
+    let upsert = || {
+        vec![
+            accounts(0..5, 1),
+            accounts(5..10, 0),
+            accounts(1000..1005, 0),
+        ]
+    };
+    let report = load(&mut db.client, &spec, upsert(), LoadMode::Upsert)
+        .await
+        .expect("upsert");
     assert_eq!(report.rows, 15);
     assert_eq!(db.count("accounts").await, 1005);
     let after = row_versions(&db).await;
     let rewritten: Vec<i64> = (0..1000).filter(|id| before[id] != after[id]).collect();
-    assert_eq!(rewritten, [0, 1, 2, 3, 4], "only the changed rows get a new version");
-    let sql = format!("SELECT balance::text FROM {} WHERE id IN (4, 5, 1004) ORDER BY id", db.table("accounts"));
-    let balances: Vec<String> = db.client.query(&sql, &[]).await.expect("balances").iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        rewritten,
+        [0, 1, 2, 3, 4],
+        "only the changed rows get a new version"
+    );
+    let sql = format!(
+        "SELECT balance::text FROM {} WHERE id IN (4, 5, 1004) ORDER BY id",
+        db.table("accounts")
+    );
+    let balances: Vec<String> = db
+        .client
+        .query(&sql, &[])
+        .await
+        .expect("balances")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     assert_eq!(balances, ["4.01", "5.00", "1004.00"]);
 
     // The same upsert again rewrites nothing.
-    load(&mut db.client, &spec, upsert(), LoadMode::Upsert).await.expect("upsert again");
+    load(&mut db.client, &spec, upsert(), LoadMode::Upsert)
+        .await
+        .expect("upsert again");
     assert_eq!(row_versions(&db).await, after);
 
     // Replace with fewer rows leaves exactly those.
-    load(&mut db.client, &spec, vec![accounts(0..10, 0)], LoadMode::Replace).await.expect("fewer");
+    load(
+        &mut db.client,
+        &spec,
+        vec![accounts(0..10, 0)],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("fewer");
     assert_eq!(db.count("accounts").await, 10);
     assert_eq!(db.staging_tables("accounts").await, 0);
 }
@@ -616,25 +746,42 @@ async fn replace_is_idempotent_and_upsert_changes_only_what_changed() {
 async fn failed_loads_keep_the_previous_content() {
     let mut db = test_db!("fail");
     let spec = db.spec("accounts", accounts_schema(), &["id"]);
-    load(&mut db.client, &spec, vec![accounts(0..100, 0)], LoadMode::Replace).await.expect("load");
+    load(
+        &mut db.client,
+        &spec,
+        vec![accounts(0..100, 0)],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("load");
     let before = db.fingerprint("accounts").await;
 
     // The stream fails half-way.
-    let failing = vec![
+    let failing = [
         accounts(0..50, 7),
         accounts(50..200, 7),
-        Err(ArrowError::ComputeError("the source file is truncated".into())),
+        Err(ArrowError::ComputeError(
+            "the source file is truncated".into(),
+        )),
         accounts(200..300, 7),
     ];
     for mode in [LoadMode::Replace, LoadMode::Upsert] {
-        let error = load(&mut db.client, &spec, failing.iter().map(clone_batch).collect(), mode)
-            .await
-            .expect_err("the stream failed");
+        let error = load(
+            &mut db.client,
+            &spec,
+            failing.iter().map(clone_batch).collect(),
+            mode,
+        )
+        .await
+        .expect_err("the stream failed");
         match &error {
             PostgresError::Stream { rows, .. } => assert_eq!(*rows, 200),
             other => panic!("expected a stream error, got {other}"),
         }
-        assert!(error.to_string().contains("the source file is truncated"), "{error}");
+        assert!(
+            error.to_string().contains("the source file is truncated"),
+            "{error}"
+        );
         assert_eq!(db.fingerprint("accounts").await, before);
         assert_eq!(db.staging_tables("accounts").await, 0);
     }
@@ -663,12 +810,22 @@ async fn failed_loads_keep_the_previous_content() {
     let error = load(&mut db.client, &spec, vec![Ok(batch)], LoadMode::Replace)
         .await
         .expect_err("null balance");
-    assert!(error.to_string().contains("\"balance\" is required"), "{error}");
+    assert!(
+        error.to_string().contains("\"balance\" is required"),
+        "{error}"
+    );
 
     assert_eq!(db.fingerprint("accounts").await, before);
     assert_eq!(db.staging_tables("accounts").await, 0);
     // The connection is still usable.
-    load(&mut db.client, &spec, vec![accounts(0..100, 0)], LoadMode::Replace).await.expect("rerun");
+    load(
+        &mut db.client,
+        &spec,
+        vec![accounts(0..100, 0)],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("rerun");
     assert_eq!(db.fingerprint("accounts").await, before);
 }
 
@@ -692,7 +849,10 @@ async fn terminate_during_copy(observer: &Client, pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let copied: Option<i64> = observer
-            .query_opt("SELECT tuples_processed FROM pg_stat_progress_copy WHERE pid = $1", &[&pid])
+            .query_opt(
+                "SELECT tuples_processed FROM pg_stat_progress_copy WHERE pid = $1",
+                &[&pid],
+            )
             .await
             .expect("progress")
             .map(|r| r.get(0));
@@ -727,11 +887,22 @@ async fn wait_until_gone(observer: &Client, pid: i32) {
 async fn a_killed_backend_keeps_the_previous_content_and_a_rerun_completes() {
     let mut db = test_db!("kill");
     let spec = db.spec("accounts", accounts_schema(), &["id"]);
-    load(&mut db.client, &spec, vec![accounts(0..100, 0)], LoadMode::Replace).await.expect("load");
+    load(
+        &mut db.client,
+        &spec,
+        vec![accounts(0..100, 0)],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("load");
     let before = db.fingerprint("accounts").await;
 
     let mut victim = try_connect().await.expect("second connection");
-    let pid: i32 = victim.query_one("SELECT pg_backend_pid()", &[]).await.expect("pid").get(0);
+    let pid: i32 = victim
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
     let (result, ()) = tokio::join!(
         postgres::load(&mut victim, &spec, slow_accounts(100), LoadMode::Replace),
         terminate_during_copy(&db.client, pid),
@@ -758,11 +929,23 @@ async fn foreign_keys_hold_from_dimension_to_fact() {
     let mut db = test_db!("fk");
     let dim = dimension_spec(&db, "dim_clients");
     let fact = fact_spec(&db, "dim_clients");
-    load(&mut db.client, &dim, vec![dimension_batch(&[-1, 1, 2, 3])], LoadMode::Replace)
+    load(
+        &mut db.client,
+        &dim,
+        vec![dimension_batch(&[-1, 1, 2, 3])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("dimension");
+    let facts = || {
+        vec![
+            fact_batch(0, &[1, 2, -1, 3, 1]),
+            fact_batch(5, &[-1, -1, 2]),
+        ]
+    };
+    let report = load(&mut db.client, &fact, facts(), LoadMode::Replace)
         .await
-        .expect("dimension");
-    let facts = || vec![fact_batch(0, &[1, 2, -1, 3, 1]), fact_batch(5, &[-1, -1, 2])];
-    let report = load(&mut db.client, &fact, facts(), LoadMode::Replace).await.expect("fact");
+        .expect("fact");
     assert_eq!(report.rows, 8);
     let orphans = format!(
         "SELECT count(*) FROM {} f LEFT JOIN {} d USING (\"Client \"\"Key\"\"\") \
@@ -770,26 +953,46 @@ async fn foreign_keys_hold_from_dimension_to_fact() {
         db.table("fact_transactions"),
         db.table("dim_clients")
     );
-    let orphans: i64 = db.client.query_one(&orphans, &[]).await.expect("orphans").get(0);
+    let orphans: i64 = db
+        .client
+        .query_one(&orphans, &[])
+        .await
+        .expect("orphans")
+        .get(0);
     assert_eq!(orphans, 0);
     let before = db.fingerprint("fact_transactions").await;
 
     // A fact pointing at no member is refused, and the facts stay.
-    let error = load(&mut db.client, &fact, vec![fact_batch(0, &[1, 99])], LoadMode::Replace)
-        .await
-        .expect_err("unknown member 99");
+    let error = load(
+        &mut db.client,
+        &fact,
+        vec![fact_batch(0, &[1, 99])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect_err("unknown member 99");
     assert_eq!(error.sqlstate(), Some("23503"), "{error}");
     assert_eq!(db.fingerprint("fact_transactions").await, before);
 
     // Replacing the dimension that facts refer to works (the check waits for the commit)…
-    load(&mut db.client, &dim, vec![dimension_batch(&[-1, 1, 2, 3, 4])], LoadMode::Replace)
-        .await
-        .expect("replace a referenced dimension");
+    load(
+        &mut db.client,
+        &dim,
+        vec![dimension_batch(&[-1, 1, 2, 3, 4])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("replace a referenced dimension");
     // …unless a referenced member disappears.
     let dim_before = db.fingerprint("dim_clients").await;
-    let error = load(&mut db.client, &dim, vec![dimension_batch(&[-1, 1, 2])], LoadMode::Replace)
-        .await
-        .expect_err("member 3 is referenced");
+    let error = load(
+        &mut db.client,
+        &dim,
+        vec![dimension_batch(&[-1, 1, 2])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect_err("member 3 is referenced");
     assert_eq!(error.sqlstate(), Some("23503"), "{error}");
     assert!(error.to_string().contains("COMMIT"), "{error}");
     assert_eq!(db.fingerprint("dim_clients").await, dim_before);
@@ -801,13 +1004,27 @@ async fn foreign_keys_hold_from_dimension_to_fact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_to_a_closed_port_fails_after_the_attempts_naming_host_and_port() {
     let started = Instant::now();
-    let error = postgres::connect("postgres://postgres:pw@127.0.0.1:1/test", 3, Duration::from_millis(20))
-        .await
-        .map(|_| ())
-        .expect_err("nothing listens on port 1");
-    assert!(started.elapsed() >= Duration::from_millis(60), "two waits: 20 ms then 40 ms");
+    let error = postgres::connect(
+        "postgres://postgres:pw@127.0.0.1:1/test",
+        3,
+        Duration::from_millis(20),
+    )
+    .await
+    .map(|_| ())
+    .expect_err("nothing listens on port 1");
     assert!(
-        matches!(error, PostgresError::Connect { attempts: 3, failure: ConnectFailure::Unreachable, .. }),
+        started.elapsed() >= Duration::from_millis(60),
+        "two waits: 20 ms then 40 ms"
+    );
+    assert!(
+        matches!(
+            error,
+            PostgresError::Connect {
+                attempts: 3,
+                failure: ConnectFailure::Unreachable,
+                ..
+            }
+        ),
         "{error:?}"
     );
     let message = error.to_string();
@@ -834,10 +1051,20 @@ async fn an_unknown_role_is_an_authentication_failure_without_retries() {
         .map(|_| ())
         .expect_err("unknown role");
     assert!(
-        matches!(error, PostgresError::Connect { attempts: 1, failure: ConnectFailure::Authentication, .. }),
+        matches!(
+            error,
+            PostgresError::Connect {
+                attempts: 1,
+                failure: ConnectFailure::Authentication,
+                ..
+            }
+        ),
         "{error:?}"
     );
-    assert!(error.to_string().contains("no_such_role_bankpipe"), "{error}");
+    assert!(
+        error.to_string().contains("no_such_role_bankpipe"),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------- NUMERIC
@@ -847,7 +1074,11 @@ fn decimal_text(value: i128, scale: i8) -> String {
     let sign = if value < 0 { "-" } else { "" };
     let digits = value.unsigned_abs().to_string();
     if scale <= 0 {
-        let zeros = if value == 0 { 0 } else { usize::from(scale.unsigned_abs()) };
+        let zeros = if value == 0 {
+            0
+        } else {
+            usize::from(scale.unsigned_abs())
+        };
         return format!("{sign}{digits}{}", "0".repeat(zeros));
     }
     let scale = usize::from(scale.unsigned_abs());
@@ -867,7 +1098,9 @@ async fn through_server(client: &Client, value: Numeric) -> (String, Numeric) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numeric_edge_cases_through_the_server() {
-    let Some(client) = try_connect().await else { return };
+    let Some(client) = try_connect().await else {
+        return;
+    };
     let cases = [
         (0, 0, "0"),
         (0, 2, "0.00"),
@@ -885,7 +1118,10 @@ async fn numeric_edge_cases_through_the_server() {
         let (got, back) = through_server(&client, numeric).await;
         assert_eq!(got, text);
         let expected = match u32::try_from(-i32::from(scale)) {
-            Ok(zeros) => Numeric { value: value * 10i128.pow(zeros), scale: 0 },
+            Ok(zeros) => Numeric {
+                value: value * 10i128.pow(zeros),
+                scale: 0,
+            },
             Err(_) => numeric,
         };
         assert_eq!(back, expected);
@@ -903,7 +1139,9 @@ async fn numeric_edge_cases_through_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numeric_round_trips_random_values() {
-    let Some(client) = try_connect().await else { return };
+    let Some(client) = try_connect().await else {
+        return;
+    };
     const MAX_18: i128 = 999_999_999_999_999_999;
     let handle = tokio::runtime::Handle::current();
     let check = |value: i128, scale: i8| -> Result<(), TestCaseError> {

@@ -7,8 +7,9 @@
 //!
 //! - a business key seen for the first time gets the next key (`max(key) + 1`, in
 //!   business-key order, so a rebuild from the same deliveries gives the same keys);
-//! - type 2: a key whose attributes changed gets a new version (a new key) valid from
-//!   the incoming time; the old version is closed (`valid_to`, `is_current = false`);
+//! - type 2: a business key's first version is valid from the beginning of time (so
+//!   facts older than the dimension's first delivery find it); a key whose attributes
+//!   changed gets a new version (a new key) valid from the incoming time; the old version is closed (`valid_to`, `is_current = false`);
 //!   an unchanged key keeps its row as it was. Type 1: the row keeps its key and takes
 //!   the new attributes;
 //! - business keys absent from `incoming` keep their rows: a delivery is not a deletion;
@@ -67,10 +68,7 @@ impl DimensionSpec {
         incoming: DataFrame,
         previous: Option<DataFrame>,
     ) -> Result<DataFrame> {
-        let error = |source| TransformError::DataFusion {
-            table: self.table.clone(),
-            source,
-        };
+        let error = |source| TransformError::datafusion(&self.table, source);
         let schema = incoming.schema().clone();
         for column in self
             .attributes
@@ -138,7 +136,7 @@ impl DimensionSpec {
         };
         let unchanged = attrs
             .iter()
-            .map(|a| format!("i.{a} IS NOT DISTINCT FROM c.{a}"))
+            .map(|a| format!("(i.{a} IS NOT DISTINCT FROM c.{a})"))
             .collect::<Vec<_>>()
             .join(" AND ");
         let nulls = types
@@ -180,17 +178,19 @@ impl DimensionSpec {
             History::Type2 => format!(
                 "WITH prev AS ({prev_cte}), \
                  cur AS (SELECT * FROM prev WHERE is_current), \
-                 changed AS (SELECT i.* FROM {incoming} i LEFT JOIN cur c ON i.{bk} = c.{bk} \
+                 changed AS (SELECT i.*, c.{bk} IS NULL AS __is_new FROM {incoming} i LEFT JOIN cur c ON i.{bk} = c.{bk} \
                              WHERE c.{bk} IS NULL OR NOT ({unchanged})) \
                  SELECT p.{key}, p.{bk}, {pattrs}, p.valid_from, \
                         CASE WHEN p.is_current AND ch.{bk} IS NOT NULL THEN ch.valid_from ELSE p.valid_to END AS valid_to, \
                         p.is_current AND ch.{bk} IS NULL AS is_current \
                  FROM prev p LEFT JOIN changed ch ON p.{bk} = ch.{bk} \
                  UNION ALL \
-                 SELECT {next_key} AS {key}, i.{bk}, {iattrs}, i.valid_from, \
+                 SELECT {next_key} AS {key}, i.{bk}, {iattrs}, \
+                        CASE WHEN i.__is_new THEN {beginning} ELSE i.valid_from END AS valid_from, \
                         arrow_cast(NULL, 'Timestamp(Microsecond, Some(\"UTC\"))') AS valid_to, true AS is_current \
                  FROM changed i \
                  UNION ALL {unknown}",
+                beginning = "arrow_cast(0, 'Timestamp(Microsecond, Some(\"UTC\"))')",
                 pattrs = prefixed("p"),
                 iattrs = prefixed("i"),
             ),

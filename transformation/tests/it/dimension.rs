@@ -162,6 +162,40 @@ async fn type2_history_over_three_runs_keeps_keys_stable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_attributes_as_utf8_view() {
+    let ctx = SessionContext::new();
+    let frame = incoming(&ctx, &[("C1", "Paris")], 1);
+    let view = frame
+        .select(vec![
+            datafusion::prelude::cast(datafusion::prelude::col("client_id"), DataType::Utf8View)
+                .alias("client_id"),
+            datafusion::prelude::cast(datafusion::prelude::col("city"), DataType::Utf8View)
+                .alias("city"),
+            datafusion::prelude::cast(datafusion::prelude::col("city"), DataType::Utf8View)
+                .alias("region"),
+            datafusion::prelude::col("valid_from"),
+        ])
+        .expect("select");
+    let spec = DimensionSpec {
+        attributes: vec!["city".into(), "region".into()],
+        ..spec(History::Type2)
+    };
+    let first = spec
+        .build(&ctx, view.clone(), None)
+        .await
+        .expect("build")
+        .collect()
+        .await
+        .expect("collect");
+    let first = spec
+        .build(&ctx, view, Some(ctx.read_batches(first).expect("previous")))
+        .await
+        .expect("second run");
+    let first = first.collect().await.expect("collect");
+    assert_eq!(first.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type1_overwrites_in_place() {
     let ctx = SessionContext::new();
     let (first, _) = run(&ctx, History::Type1, &[("P1", "a"), ("P2", "b")], 1, None).await;

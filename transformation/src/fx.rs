@@ -1,0 +1,122 @@
+//! Daily FX rates: the as-of rate of every day, so facts join rates on equality.
+//!
+//! The contract: a missing day uses the latest earlier rate. Rather than a range join
+//! of every transaction against every earlier rate, the rates (a few thousand rows)
+//! are filled forward into one row per currency and day, and facts join on
+//! `(currency, date)`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Date32Array, Decimal128Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Field, Schema, SchemaRef};
+
+use crate::error::Result;
+
+/// The schema of the daily rates: `date`, `currency`, `per_eur` (units for 1 EUR).
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("per_eur", DataType::Decimal128(18, 6), false),
+    ]))
+}
+
+/// Fills `rates` (batches with `date`, `currency`, `per_eur`) forward to one rate per
+/// currency and day, from each currency's first rate up to `last_day` (days since the
+/// Unix epoch). Days before a currency's first rate have no rate.
+pub fn daily(rates: &[RecordBatch], last_day: i32) -> Result<RecordBatch> {
+    let mut by_currency: BTreeMap<String, BTreeMap<i32, i128>> = BTreeMap::new();
+    for batch in rates {
+        let (Some(date), Some(currency), Some(rate)) = (
+            batch.column_by_name("date"),
+            batch.column_by_name("currency"),
+            batch.column_by_name("per_eur"),
+        ) else {
+            continue;
+        };
+        // DataFusion may hand text back as Utf8View: read it as Utf8.
+        let currency = arrow::compute::cast(currency, &DataType::Utf8)?;
+        let (date, currency, rate) = (
+            date.as_primitive::<Date32Type>(),
+            currency.as_string::<i32>(),
+            rate.as_primitive::<Decimal128Type>(),
+        );
+        for row in 0..batch.num_rows() {
+            if date.is_valid(row) && rate.is_valid(row) && currency.is_valid(row) {
+                let rates = by_currency
+                    .entry(currency.value(row).to_owned())
+                    .or_default();
+                rates.insert(date.value(row), rate.value(row));
+            }
+        }
+    }
+    let (mut days, mut currencies, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (currency, rates) in &by_currency {
+        let Some((&first, _)) = rates.first_key_value() else {
+            continue;
+        };
+        let mut latest = None;
+        for day in first..=last_day.max(first) {
+            latest = rates.get(&day).copied().or(latest);
+            if let Some(rate) = latest {
+                days.push(day);
+                currencies.push(currency.as_str());
+                values.push(rate);
+            }
+        }
+    }
+    let rates = Decimal128Array::from(values).with_precision_and_scale(18, 6)?;
+    Ok(RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Date32Array::from(days)),
+            Arc::new(StringArray::from(currencies)),
+            Arc::new(rates),
+        ],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_day_uses_the_latest_earlier_rate() {
+        let batch = RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(Date32Array::from(vec![10, 12, 11])),
+                Arc::new(StringArray::from(vec!["USD", "USD", "CZK"])),
+                Arc::new(
+                    Decimal128Array::from(vec![1_100_000, 1_200_000, 25_000_000])
+                        .with_precision_and_scale(18, 6)
+                        .expect("decimal"),
+                ),
+            ],
+        )
+        .expect("batch");
+        let daily = daily(&[batch], 13).expect("daily");
+        let rows: Vec<(i32, String, i128)> = (0..daily.num_rows())
+            .map(|i| {
+                (
+                    daily.column(0).as_primitive::<Date32Type>().value(i),
+                    daily.column(1).as_string::<i32>().value(i).to_owned(),
+                    daily.column(2).as_primitive::<Decimal128Type>().value(i),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (11, "CZK".into(), 25_000_000),
+                (12, "CZK".into(), 25_000_000),
+                (13, "CZK".into(), 25_000_000),
+                (10, "USD".into(), 1_100_000),
+                (11, "USD".into(), 1_100_000),
+                (12, "USD".into(), 1_200_000),
+                (13, "USD".into(), 1_200_000),
+            ]
+        );
+    }
+}
