@@ -78,13 +78,8 @@ fn latin1_headerless_csv_over_several_files_with_sql_mapping() {
     let fx = &out[&Entity::FxRates];
     assert_eq!(fx.summary.files.len(), 2);
     assert_eq!(fx.accepted_rows(), 3);
-    let rules: Vec<_> = fx
-        .rejections()
-        .into_iter()
-        .map(|(line, rule, column)| (line, rule, column))
-        .collect();
     assert_eq!(
-        rules,
+        fx.rejections(),
         [
             (Some(2), "duplicate".into(), Some("date".into())),
             (Some(3), "unknown_code".into(), Some("currency".into())),
