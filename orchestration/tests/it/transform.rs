@@ -135,3 +135,58 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
         "a rerun keeps every key"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berka_builds_the_star_schema_by_configuration_alone() {
+    let config_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/berka/bankpipe.toml");
+    let config = IngestConfig::from_file(&config_path).expect("the example's configuration");
+    let raw = config
+        .raw
+        .clone()
+        .expect("the example names its raw folder");
+    let dir = tempfile::tempdir().expect("dir");
+    let layout = DataLayout::new(dir.path());
+    let options = IngestOptions {
+        config,
+        raw,
+        layout: layout.clone(),
+        run_id: "berka".into(),
+    };
+    ingest(&options, &|_, _| {}).await.expect("ingest");
+    let as_of = chrono::NaiveDate::from_ymd_opt(1998, 12, 31).expect("date");
+    let params = ModelParams {
+        hash_key: "test-key".into(),
+        as_of,
+    };
+    let tables = transform(&TransformOptions {
+        layout: layout.clone(),
+        run_id: "berka".into(),
+        params,
+    })
+    .await
+    .expect("transform");
+    let rows = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t.table == name)
+            .map(|t| t.rows)
+            .expect(name)
+    };
+    assert_eq!(rows("fact_transactions"), 49_102);
+    assert_eq!(
+        rows("dim_clients"),
+        5_369 + 1,
+        "every client and the unknown member"
+    );
+    assert_eq!(rows("dim_accounts"), 4_500 + 1);
+    assert!(
+        scalar(
+            &layout,
+            "fact_transactions",
+            "SELECT count(*) AS n FROM t WHERE account_key = -1 OR client_key = -1"
+        )
+        .await
+        .contains("| 0 "),
+        "every Berka transaction finds its account and owner"
+    );
+}
