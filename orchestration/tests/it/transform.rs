@@ -7,7 +7,7 @@ use ingestion::IngestConfig;
 use orchestration::DataLayout;
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest};
-use orchestration::transform::{TransformOptions, transform};
+use orchestration::transform::{TableSummary, TransformOptions, transform};
 use storage::delta::{self, TableLocation};
 use transformation::banking::ModelParams;
 
@@ -17,14 +17,16 @@ async fn scalar(layout: &DataLayout, table: &str, sql: &str) -> String {
     pretty_format_batches(&batches).expect("format").to_string()
 }
 
+/// Ingests `raw` with `config`, then builds the warehouse, as `bankpipe run` does.
 async fn run(
+    config: IngestConfig,
     raw: &Path,
     layout: &DataLayout,
     run_id: &str,
     as_of: chrono::NaiveDate,
-) -> Vec<orchestration::transform::TableSummary> {
+) -> Vec<TableSummary> {
     let options = IngestOptions {
-        config: IngestConfig::default(),
+        config,
         raw: raw.to_owned(),
         layout: layout.clone(),
         run_id: run_id.into(),
@@ -43,6 +45,15 @@ async fn run(
     .expect("transform")
 }
 
+/// The rows of table `name` after a run.
+fn rows_of(tables: &[TableSummary], name: &str) -> u64 {
+    tables
+        .iter()
+        .find(|t| t.table == name)
+        .map(|t| t.rows)
+        .expect(name)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
     let dir = tempfile::tempdir().expect("dir");
@@ -57,14 +68,8 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
     })
     .expect("generate");
     let layout = DataLayout::new(dir.path());
-    let tables = run(&raw, &layout, "run-1", as_of).await;
-    let rows = |name: &str| {
-        tables
-            .iter()
-            .find(|t| t.table == name)
-            .map(|t| t.rows)
-            .expect(name)
-    };
+    let tables = run(IngestConfig::default(), &raw, &layout, "run-1", as_of).await;
+    let rows = |name: &str| rows_of(&tables, name);
 
     let processed = delta::count_rows(
         &TableLocation::local(&layout.processed(contract::Entity::Transactions)).expect("loc"),
@@ -128,7 +133,7 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
 
     let keys = "SELECT client_id, client_key FROM t ORDER BY client_id, client_key";
     let first_keys = scalar(&layout, "dim_clients", keys).await;
-    run(&raw, &layout, "run-2", as_of).await;
+    run(IngestConfig::default(), &raw, &layout, "run-2", as_of).await;
     assert_eq!(
         scalar(&layout, "dim_clients", keys).await,
         first_keys,
@@ -146,32 +151,9 @@ async fn berka_builds_the_star_schema_by_configuration_alone() {
         .expect("the example names its raw folder");
     let dir = tempfile::tempdir().expect("dir");
     let layout = DataLayout::new(dir.path());
-    let options = IngestOptions {
-        config,
-        raw,
-        layout: layout.clone(),
-        run_id: "berka".into(),
-    };
-    ingest(&options, &|_, _| {}).await.expect("ingest");
     let as_of = chrono::NaiveDate::from_ymd_opt(1998, 12, 31).expect("date");
-    let params = ModelParams {
-        hash_key: "test-key".into(),
-        as_of,
-    };
-    let tables = transform(&TransformOptions {
-        layout: layout.clone(),
-        run_id: "berka".into(),
-        params,
-    })
-    .await
-    .expect("transform");
-    let rows = |name: &str| {
-        tables
-            .iter()
-            .find(|t| t.table == name)
-            .map(|t| t.rows)
-            .expect(name)
-    };
+    let tables = run(config, &raw, &layout, "berka", as_of).await;
+    let rows = |name: &str| rows_of(&tables, name);
     assert_eq!(rows("fact_transactions"), 49_102);
     assert_eq!(
         rows("dim_clients"),
