@@ -41,14 +41,25 @@ pub const CURRENCIES: &[&str] = &[
     "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
-/// Whether `code` (already upper case) is an assigned ISO 3166-1 alpha-2 country code.
-pub fn is_country(code: &str) -> bool {
-    COUNTRIES.binary_search(&code).is_ok()
+/// The assigned ISO 3166-1 alpha-2 country code that `code` names, in any case
+/// (`"cz"` → `"CZ"`); `None` when there is none.
+pub fn country(code: &str) -> Option<&'static str> {
+    find_upper(COUNTRIES, code)
 }
 
-/// Whether `code` (already upper case) is an ISO 4217 currency code.
-pub fn is_currency(code: &str) -> bool {
-    CURRENCIES.binary_search(&code).is_ok()
+/// The ISO 4217 currency code that `code` names, in any case (`"eur"` → `"EUR"`);
+/// `None` when there is none.
+pub fn currency(code: &str) -> Option<&'static str> {
+    find_upper(CURRENCIES, code)
+}
+
+/// Binary search of a sorted upper-case list, comparing `code` as if upper case,
+/// without allocating.
+fn find_upper(list: &[&'static str], code: &str) -> Option<&'static str> {
+    let upper = code.bytes().map(|b| b.to_ascii_uppercase());
+    list.binary_search_by(|entry| entry.bytes().cmp(upper.clone()))
+        .ok()
+        .map(|i| list[i])
 }
 
 #[cfg(test)]
@@ -62,8 +73,15 @@ mod tests {
     }
 
     #[test]
-    fn known_and_unknown_codes() {
-        assert!(is_country("CZ") && is_country("FR") && !is_country("QQ") && !is_country("cz"));
-        assert!(is_currency("EUR") && is_currency("CZK") && !is_currency("XXY"));
+    fn known_and_unknown_codes_in_any_case() {
+        assert_eq!(country("CZ"), Some("CZ"));
+        assert_eq!(country("fr"), Some("FR"));
+        assert_eq!(
+            (country("QQ"), country("C"), country("")),
+            (None, None, None)
+        );
+        assert_eq!(currency("eur"), Some("EUR"));
+        assert_eq!(currency("CZK"), Some("CZK"));
+        assert_eq!(currency("XXY"), None);
     }
 }

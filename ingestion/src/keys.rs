@@ -5,6 +5,7 @@
 //! (about 10⁻²⁵ for 10⁷ keys).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
@@ -12,7 +13,29 @@ use xxhash_rust::xxh3::Xxh3;
 
 /// The set of keys of one entity.
 #[derive(Debug, Default)]
-pub struct KeySet(HashSet<u128>);
+pub struct KeySet(HashSet<u128, BuildHasherDefault<PreHashed>>);
+
+/// A hasher for keys that are hashes already: it keeps their low 64 bits instead of
+/// hashing them again.
+#[derive(Debug, Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used for `u128` keys; fold anything else in.
+        self.0 = bytes
+            .iter()
+            .fold(self.0, |h, b| h.rotate_left(8) ^ u64::from(*b));
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
 
 impl KeySet {
     /// Adds a key; false when it was there already.

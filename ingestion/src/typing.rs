@@ -192,36 +192,28 @@ impl Typed {
 }
 
 /// Normalises a text, code or ISO value and checks it; returns the stored form.
-fn check_text<'a>(column: &Column, v: &'a str) -> Result<std::borrow::Cow<'a, str>, Broken> {
+fn check_text<'a>(column: &Column, v: &'a str) -> Result<&'a str, Broken> {
     let unknown = |what: &str| {
         (
             RuleId::UnknownCode,
             format!("{} '{v}' is not {what}", column.name),
         )
     };
-    let stored: std::borrow::Cow<str> = match column.ty {
-        ColumnType::Code(list) => {
-            let lower = v.to_ascii_lowercase();
-            if !list.contains(&lower.as_str()) {
-                return Err(unknown(&format!("one of {}", list.join(", "))));
-            }
-            lower.into()
-        }
+    // Codes are matched in any case and stored as the list writes them, without
+    // allocating for each value.
+    let stored = match column.ty {
+        ColumnType::Code(list) => list
+            .iter()
+            .find(|code| code.eq_ignore_ascii_case(v))
+            .copied()
+            .ok_or_else(|| unknown(&format!("one of {}", list.join(", "))))?,
         ColumnType::Country => {
-            let upper = v.to_ascii_uppercase();
-            if !codes::is_country(&upper) {
-                return Err(unknown("an ISO 3166-1 alpha-2 country"));
-            }
-            upper.into()
+            codes::country(v).ok_or_else(|| unknown("an ISO 3166-1 alpha-2 country"))?
         }
         ColumnType::Currency => {
-            let upper = v.to_ascii_uppercase();
-            if !codes::is_currency(&upper) {
-                return Err(unknown("an ISO 4217 currency"));
-            }
-            upper.into()
+            codes::currency(v).ok_or_else(|| unknown("an ISO 4217 currency"))?
         }
-        _ => v.into(),
+        _ => v,
     };
     match column.check {
         Some(Check::FourDigits) if !(v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit())) => {
