@@ -274,9 +274,10 @@ impl EntityRun {
                 }
                 None => self.finished = true,
             }
-            if self.quarantine.pending() >= BATCH_ROWS || self.finished {
-                self.outputs
-                    .extend(self.quarantine.take_batch().map(Output::Quarantined));
+            if (self.quarantine.pending() >= BATCH_ROWS || self.finished)
+                && let Some(batch) = self.quarantine.take_batch()?
+            {
+                self.outputs.push_back(Output::Quarantined(batch));
             }
         }
         Ok(self.outputs.pop_front())

@@ -78,9 +78,9 @@ impl Quarantine {
     }
 
     /// Takes the pending rows as a batch of the quarantine schema, if there are any.
-    pub fn take_batch(&mut self) -> Option<RecordBatch> {
+    pub fn take_batch(&mut self) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
         if self.rows == 0 {
-            return None;
+            return Ok(None);
         }
         let rows = std::mem::take(&mut self.rows);
         let constant = |value: &str| {
@@ -100,8 +100,7 @@ impl Quarantine {
             Arc::new(self.reason.finish()),
             run_id,
         ];
-        // The columns are built to the schema above, so this cannot fail.
-        RecordBatch::try_new(quarantine_schema(), columns).ok()
+        RecordBatch::try_new(quarantine_schema(), columns).map(Some)
     }
 }
 
@@ -128,12 +127,12 @@ mod tests {
             column: Some("transaction_id"),
             ..row
         });
-        let batch = q.take_batch().expect("two rows");
+        let batch = q.take_batch().expect("a valid batch").expect("two rows");
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(4).as_string::<i32>().value(1), "duplicate");
         assert!(batch.column(2).is_null(1));
         assert_eq!(batch.column(7).as_string::<i32>().value(0), "run-1");
         assert_eq!(q.counts().get(&RuleId::MalformedRecord), Some(&1));
-        assert!(q.take_batch().is_none());
+        assert!(q.take_batch().expect("no error").is_none());
     }
 }

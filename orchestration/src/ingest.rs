@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use contract::{Entity, schema::quarantine_schema};
 use datafusion::error::DataFusionError;
 use ingestion::{EntityRun, EntitySummary, IngestConfig, Ingestor, Output};
-use storage::delta::{self, CommitMetadata, TableLocation, WriteMode};
+use storage::delta::{self, TableLocation, WriteMode};
 use tokio::sync::mpsc;
 
 use crate::error::Result;
@@ -95,12 +95,7 @@ async fn write_entity(
         }
         (run, failure)
     });
-    let metadata: CommitMetadata = [(
-        "bankpipe.run_id".to_owned(),
-        serde_json::Value::from(options.run_id.clone()),
-    )]
-    .into_iter()
-    .collect();
+    let metadata = delta::run_metadata(&options.run_id);
     let processed = TableLocation::local(&options.layout.processed(entity))?;
     let quarantine = TableLocation::local(&options.layout.quarantine(entity))?;
     let write_processed = delta::write_stream(

@@ -7,6 +7,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::TryStreamExt;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Date32Type;
@@ -14,7 +17,7 @@ use chrono::NaiveDate;
 use contract::Entity;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, SessionContext};
-use storage::delta::{self, CommitMetadata, TableLocation, WriteMode};
+use storage::delta::{self, TableLocation, WriteMode};
 use transformation::banking::{self, ModelParams};
 use transformation::{TransformError, fx, star_schema::dates};
 
@@ -101,12 +104,13 @@ async fn write(
         .execute_stream()
         .await
         .map_err(|e| df_error(table, e))?;
-    let metadata: CommitMetadata = [(
-        "bankpipe.run_id".to_owned(),
-        serde_json::Value::from(run_id),
-    )]
-    .into_iter()
-    .collect();
+    // Count the rows as they stream by, rather than reading the table back.
+    let rows = Arc::new(AtomicU64::new(0));
+    let counter = rows.clone();
+    let stream = stream.inspect_ok(move |batch| {
+        counter.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    });
+    let metadata = delta::run_metadata(run_id);
     delta::write_stream(
         location,
         schema,
@@ -116,10 +120,9 @@ async fn write(
         metadata,
     )
     .await?;
-    let rows = delta::count_rows(location).await?;
     Ok(TableSummary {
         table: table.to_owned(),
-        rows,
+        rows: rows.load(Ordering::Relaxed),
     })
 }
 

@@ -86,6 +86,16 @@ pub struct WriteReport {
 /// Application metadata stored in a commit, such as the run id.
 pub type CommitMetadata = HashMap<String, serde_json::Value>;
 
+/// The key under which bankpipe records the run that made a commit.
+pub const RUN_ID_KEY: &str = "bankpipe.run_id";
+
+/// Commit metadata that names the run making the commit.
+pub fn run_metadata(run_id: &str) -> CommitMetadata {
+    [(RUN_ID_KEY.to_owned(), serde_json::Value::from(run_id))]
+        .into_iter()
+        .collect()
+}
+
 /// A partition stream that hands out one stream of batches, once.
 struct OnceStream {
     schema: SchemaRef,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
-use storage::delta::{self, CommitMetadata, TableLocation, WriteMode};
+use storage::delta::{self, TableLocation, WriteMode};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -25,12 +25,6 @@ fn batch(ids: std::ops::Range<i64>) -> Result<RecordBatch, DataFusionError> {
     )?)
 }
 
-fn run_id(id: &str) -> CommitMetadata {
-    [("bankpipe.run_id".to_owned(), serde_json::Value::from(id))]
-        .into_iter()
-        .collect()
-}
-
 async fn write(
     location: &TableLocation,
     batches: Vec<Result<RecordBatch, DataFusionError>>,
@@ -43,7 +37,7 @@ async fn write(
         futures::stream::iter(batches),
         mode,
         &[],
-        run_id(id),
+        delta::run_metadata(id),
     )
     .await
 }
@@ -79,7 +73,7 @@ async fn overwrite_append_and_commit_metadata() {
         .await
         .expect("history");
     assert_eq!(
-        metadata.get("bankpipe.run_id"),
+        metadata.get(delta::RUN_ID_KEY),
         Some(&serde_json::Value::from("run-3"))
     );
 
@@ -122,7 +116,7 @@ async fn a_failing_stream_commits_nothing() {
         .await
         .expect("history");
     assert_eq!(
-        metadata.get("bankpipe.run_id"),
+        metadata.get(delta::RUN_ID_KEY),
         Some(&serde_json::Value::from("good"))
     );
 }
