@@ -38,6 +38,11 @@ impl DataLayout {
         self.root.join("transformed").join(table)
     }
 
+    /// A mart: `<root>/transformed/marts/<table>`.
+    pub fn mart(&self, table: &str) -> PathBuf {
+        self.root.join("transformed").join("marts").join(table)
+    }
+
     /// Private state of bankpipe's own (such as the generated hash key): `<root>/.bankpipe`.
     pub fn state(&self) -> PathBuf {
         self.root.join(".bankpipe")

@@ -6,9 +6,11 @@
 //! command prints.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod error;
 pub mod expected;
 pub mod generate;
+pub mod headline;
 pub mod ingest;
 pub mod layout;
 pub mod summary;

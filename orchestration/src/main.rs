@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand};
 use contract::Entity;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingestion::IngestConfig;
+use orchestration::config::{ModelConfig, PipelineConfig};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest, new_run_id};
 use orchestration::transform::{TableSummary, TransformOptions, hash_key, transform};
-use orchestration::{DataLayout, PipelineError, expected, summary};
+use orchestration::{DataLayout, PipelineError, expected, headline, summary};
 use transformation::banking::ModelParams;
 
 #[derive(Debug, Parser)]
@@ -90,16 +91,16 @@ struct Paths {
 
 impl Paths {
     /// The configuration, the raw folder and the layout these options name.
-    fn resolve(&self) -> Result<(IngestConfig, PathBuf, DataLayout), PipelineError> {
+    fn resolve(&self) -> Result<(PipelineConfig, PathBuf, DataLayout), PipelineError> {
         let config = match &self.config {
-            Some(path) => IngestConfig::from_file(path)?,
-            None => IngestConfig::default(),
+            Some(path) => PipelineConfig::from_file(path)?,
+            None => PipelineConfig::default(),
         };
         let layout = DataLayout::new(&self.data);
         let raw = self
             .raw
             .clone()
-            .or_else(|| config.raw.clone())
+            .or_else(|| config.ingest.raw.clone())
             .unwrap_or_else(|| layout.raw());
         Ok((config, raw, layout))
     }
@@ -157,17 +158,17 @@ async fn run(command: Command) -> Result<(), PipelineError> {
         }
         Command::Ingest { paths } => {
             let (config, raw, layout) = paths.resolve()?;
-            run_ingest(config, raw, &layout, &new_run_id())
+            run_ingest(config.ingest, raw, &layout, &new_run_id())
                 .await
                 .map(drop)
         }
         Command::Run { paths, as_of } => {
             let (config, raw, layout) = paths.resolve()?;
             let run_id = new_run_id();
-            run_ingest(config, raw, &layout, &run_id).await?;
-            run_transform(&layout, &run_id, as_of.unwrap_or_else(yesterday))
-                .await
-                .map(drop)
+            run_ingest(config.ingest, raw.clone(), &layout, &run_id).await?;
+            let as_of = as_of.unwrap_or_else(yesterday);
+            run_transform(&layout, &run_id, as_of, config.model).await?;
+            report(&layout, &raw).await
         }
         Command::Demo {
             data,
@@ -237,6 +238,7 @@ async fn run_transform(
     layout: &DataLayout,
     run_id: &str,
     as_of: chrono::NaiveDate,
+    model: ModelConfig,
 ) -> Result<Vec<TableSummary>, PipelineError> {
     let started = std::time::Instant::now();
     let params = ModelParams {
@@ -247,40 +249,39 @@ async fn run_transform(
         layout: layout.clone(),
         run_id: run_id.to_owned(),
         params,
+        model,
     })
     .await?;
     println!("\nwarehouse (as of {as_of}):");
     for table in &tables {
+        let location = table.location.url();
+        let path = location
+            .to_file_path()
+            .map_or_else(|()| location.to_string(), |p| p.display().to_string());
+        let reconciled = match table.source {
+            Some((entity, rows)) => format!("  = processed {} {rows}: reconciled", entity.name()),
+            None => String::new(),
+        };
         println!(
-            "  {:<18} {:>10} rows  {}",
-            table.table,
-            table.rows,
-            layout.transformed(&table.table).display()
+            "  {:<26} {:>10} rows  {path}{reconciled}",
+            table.table, table.rows
         );
     }
-    let processed = storage::delta::count_rows(&storage::TableLocation::local(
-        &layout.processed(Entity::Transactions),
-    )?)
-    .await?;
-    let facts = tables
-        .iter()
-        .find(|t| t.table == "fact_transactions")
-        .map_or(0, |t| t.rows);
-    let verdict = if processed == facts {
-        "reconciled"
-    } else {
-        "NOT RECONCILED"
-    };
-    println!("  processed transactions {processed} = fact_transactions {facts}: {verdict}");
     println!("built in {:.1} s", started.elapsed().as_secs_f64());
-    if processed != facts {
-        return Err(PipelineError::Reconciliation {
-            table: "fact_transactions".into(),
-            expected: processed,
-            found: facts,
-        });
-    }
     Ok(tables)
+}
+
+/// Prints the headline figures, and the fraud rules' scores when the raw folder holds
+/// a generator's planted frauds.
+async fn report(layout: &DataLayout, raw: &std::path::Path) -> Result<(), PipelineError> {
+    print!("{}", headline::headline(layout).await?);
+    let planted = raw.join("_generator").join("planted_frauds.csv");
+    if planted.is_file() {
+        let scores = headline::fraud_scores(layout, &planted).await?;
+        println!("\nfraud rules against the generator's planted frauds:");
+        print!("{}", headline::render_scores(&scores));
+    }
+    Ok(())
 }
 
 async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineError> {
@@ -324,6 +325,6 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
             );
         }
     }
-    run_transform(&layout, &run_id, end_date).await?;
-    Ok(())
+    run_transform(&layout, &run_id, end_date, ModelConfig::default()).await?;
+    report(&layout, &raw).await
 }

@@ -1,9 +1,13 @@
-//! The transform stage: the processed layer into the star schema, as Delta tables
-//! under `<data>/transformed/`.
+//! The transform stage: the processed layer into the star schema and the marts, as
+//! Delta tables under `<data>/transformed/`.
 //!
-//! Order: the processed entities are registered; each dimension is merged with its
-//! previous version (stable keys, history) and written; then `dim_dates` and the
-//! facts, which join the dimensions just written.
+//! Order: the processed entities are registered (an entity without a table is an empty
+//! one); each dimension is merged with its previous version (stable keys, history) and
+//! written; then the report window, the daily FX rates and the facts, each written
+//! and registered from its Delta table before the next reads it: `fact_fraudes`
+//! (`fact_transactions` flags what it found), `fact_transactions`, `fact_loans`,
+//! `fact_payments`, `fact_revenue`; then `dim_dates` over every date used, and the
+//! marts. Every fact derived one-to-one from an entity is reconciled with it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,16 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::TryStreamExt;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::Date32Type;
-use chrono::NaiveDate;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Int32Type};
+use chrono::{Datelike, NaiveDate};
 use contract::Entity;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, SessionContext};
 use storage::delta::{self, TableLocation, WriteMode};
-use transformation::banking::{self, ModelParams};
+use transformation::aggregation;
+use transformation::banking::{self, ModelParams, facts};
 use transformation::{TransformError, fx, star_schema::dates};
 
+use crate::config::ModelConfig;
 use crate::error::{PipelineError, Result};
 use crate::layout::DataLayout;
 
@@ -33,6 +39,8 @@ pub struct TransformOptions {
     pub run_id: String,
     /// The model's parameters (hash key, business date).
     pub params: ModelParams,
+    /// The model's settings (fraud and revenue rules, FX).
+    pub model: ModelConfig,
 }
 
 /// One table written by the stage.
@@ -40,19 +48,36 @@ pub struct TransformOptions {
 pub struct TableSummary {
     /// The table's name.
     pub table: String,
+    /// Where it is.
+    pub location: TableLocation,
     /// Its rows after the run.
     pub rows: u64,
+    /// For a fact with one row per source row: the entity and its processed rows
+    /// (the stage fails unless they equal `rows`).
+    pub source: Option<(Entity, u64)>,
 }
 
-/// Builds the star schema from the processed layer.
+/// The facts with one row per processed row of an entity.
+const ONE_TO_ONE: [(&str, Entity); 3] = [
+    ("fact_transactions", Entity::Transactions),
+    ("fact_loans", Entity::Loans),
+    ("fact_payments", Entity::Payments),
+];
+
+/// Builds the star schema and the marts from the processed layer.
 pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> {
     let ctx = delta::session();
     let layout = &options.layout;
+    let as_of = options.params.as_of;
     for entity in Entity::ALL {
-        let location = TableLocation::local(&layout.processed(entity))?;
-        delta::register(&ctx, entity.name(), &location).await?;
+        register_processed(&ctx, layout, entity).await?;
     }
-    let mut written = Vec::new();
+    let mut stage = Stage {
+        ctx: &ctx,
+        layout,
+        run_id: &options.run_id,
+        written: Vec::new(),
+    };
     for (spec, sql) in banking::dimensions() {
         let location = TableLocation::local(&layout.transformed(&spec.table))?;
         let previous = match delta::register(&ctx, "__previous", &location).await? {
@@ -63,116 +88,276 @@ pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> 
             ),
             false => None,
         };
-        let incoming = banking::incoming(&ctx, &spec, sql, &options.params).await?;
+        let incoming = banking::incoming(&ctx, &spec, &sql, &options.params).await?;
         let built = spec.build(&ctx, incoming, previous).await?;
-        written.push(write(&spec.table, built, &location, &options.run_id).await?);
         ctx.deregister_table("__previous")
             .map_err(|e| df_error(&spec.table, e))?;
-        delta::register(&ctx, &spec.table, &location).await?;
+        stage.write(&spec.table, built, location).await?;
     }
-    register_daily_fx(&ctx).await?;
-    if let Some((first, last)) = fact_date_range(&ctx).await? {
-        let batch = dates::build(first, last)?;
+    let window = report_window(&ctx, as_of).await?;
+    register_batch(&ctx, "report_months", dates::months(window.0, window.1)?)?;
+    register_daily_fx(&ctx, &options.model.fx, window).await?;
+    let view = ctx
+        .sql(facts::TRANSACTIONS_EUR)
+        .await
+        .map_err(|e| df_error("transactions_eur", e))?;
+    ctx.register_table("transactions_eur", view.into_view())
+        .map_err(|e| df_error("transactions_eur", e))?;
+
+    stage
+        .sql("fact_fraudes", &options.model.fraud.alerts_sql())
+        .await?;
+    stage
+        .sql("fact_transactions", &facts::fact_transactions())
+        .await?;
+    stage.sql("fact_loans", &facts::fact_loans(as_of)).await?;
+    let view = ctx
+        .sql(&facts::loan_months())
+        .await
+        .map_err(|e| df_error("loan_months", e))?;
+    ctx.register_table("loan_months", view.into_view())
+        .map_err(|e| df_error("loan_months", e))?;
+    stage
+        .sql("fact_payments", &facts::fact_payments(as_of))
+        .await?;
+    stage
+        .sql("fact_revenue", &options.model.revenue.revenue_sql())
+        .await?;
+    let (first, last) = date_key_range(&ctx, window).await?;
+    let calendar = ctx
+        .read_batch(dates::build(first, last)?)
+        .map_err(|e| df_error("dim_dates", e))?;
+    let location = TableLocation::local(&layout.transformed("dim_dates"))?;
+    stage.write("dim_dates", calendar, location).await?;
+    for mart in aggregation::marts() {
         let frame = ctx
-            .read_batch(batch)
-            .map_err(|e| df_error("dim_dates", e))?;
-        let location = TableLocation::local(&layout.transformed("dim_dates"))?;
-        written.push(write("dim_dates", frame, &location, &options.run_id).await?);
-        let facts = ctx
-            .sql(banking::FACT_TRANSACTIONS)
+            .sql(&mart.sql)
             .await
-            .map_err(|e| df_error("fact_transactions", e))?;
-        let location = TableLocation::local(&layout.transformed("fact_transactions"))?;
-        written.push(write("fact_transactions", facts, &location, &options.run_id).await?);
+            .map_err(|e| df_error(mart.table, e))?;
+        let location = TableLocation::local(&layout.mart(mart.table))?;
+        stage.write(mart.table, frame, location).await?;
     }
+    let mut written = stage.written;
+    reconcile(&ctx, &mut written).await?;
     Ok(written)
+}
+
+/// The tables written so far, and where the next goes.
+struct Stage<'a> {
+    ctx: &'a SessionContext,
+    layout: &'a DataLayout,
+    run_id: &'a str,
+    written: Vec<TableSummary>,
+}
+
+impl Stage<'_> {
+    /// Builds `table` of the warehouse from `sql`.
+    async fn sql(&mut self, table: &str, sql: &str) -> Result<()> {
+        let frame = self.ctx.sql(sql).await.map_err(|e| df_error(table, e))?;
+        let location = TableLocation::local(&self.layout.transformed(table))?;
+        self.write(table, frame, location).await
+    }
+
+    /// Streams `frame` into the table at `location`, replacing its rows in one commit,
+    /// and registers the table under its name for the tables built after it.
+    async fn write(
+        &mut self,
+        table: &str,
+        frame: DataFrame,
+        location: TableLocation,
+    ) -> Result<()> {
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| df_error(table, e))?;
+        // Count the rows as they stream by, rather than reading the table back.
+        let rows = Arc::new(AtomicU64::new(0));
+        let counter = rows.clone();
+        let stream = stream.inspect_ok(move |batch| {
+            counter.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        });
+        let metadata = delta::run_metadata(self.run_id);
+        delta::write_stream(
+            &location,
+            schema,
+            stream,
+            WriteMode::Overwrite,
+            &[],
+            metadata,
+        )
+        .await?;
+        delta::register(self.ctx, table, &location).await?;
+        self.written.push(TableSummary {
+            table: table.to_owned(),
+            location,
+            rows: rows.load(Ordering::Relaxed),
+            source: None,
+        });
+        Ok(())
+    }
 }
 
 fn df_error(table: &str, source: datafusion::error::DataFusionError) -> PipelineError {
     TransformError::datafusion(table, source).into()
 }
 
-/// Streams `frame` into the table at `location`, replacing its rows in one commit.
-async fn write(
-    table: &str,
-    frame: DataFrame,
-    location: &TableLocation,
-    run_id: &str,
-) -> Result<TableSummary> {
-    let schema = Arc::new(frame.schema().as_arrow().clone());
-    let stream = frame
-        .execute_stream()
-        .await
-        .map_err(|e| df_error(table, e))?;
-    // Count the rows as they stream by, rather than reading the table back.
-    let rows = Arc::new(AtomicU64::new(0));
-    let counter = rows.clone();
-    let stream = stream.inspect_ok(move |batch| {
-        counter.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-    });
-    let metadata = delta::run_metadata(run_id);
-    delta::write_stream(
-        location,
-        schema,
-        stream,
-        WriteMode::Overwrite,
-        &[],
-        metadata,
-    )
-    .await?;
-    Ok(TableSummary {
-        table: table.to_owned(),
-        rows: rows.load(Ordering::Relaxed),
-    })
-}
-
-/// Registers `fx_daily`: the as-of rate of every currency and day up to the last fact day.
-async fn register_daily_fx(ctx: &SessionContext) -> Result<()> {
-    let error = |e| df_error("fx_daily", e);
-    let rates = match ctx.table("fx_rates").await {
-        Ok(frame) => frame
-            .select_columns(&["date", "currency", "per_eur"])
-            .map_err(error)?
-            .collect()
-            .await
-            .map_err(error)?,
-        Err(_) => Vec::new(),
-    };
-    let last_day = fact_date_range(ctx).await?.map_or(0, |(_, last)| {
-        (last - NaiveDate::default()).num_days() as i32
-    });
-    let daily = fx::daily(&rates, last_day)?;
-    let table = MemTable::try_new(fx::schema(), vec![vec![daily]]).map_err(error)?;
-    ctx.register_table("fx_daily", Arc::new(table))
-        .map_err(error)?;
+/// Registers the processed table of `entity`, or an empty one of its schema when
+/// there is none (an optional extract not delivered).
+async fn register_processed(
+    ctx: &SessionContext,
+    layout: &DataLayout,
+    entity: Entity,
+) -> Result<()> {
+    let location = TableLocation::local(&layout.processed(entity))?;
+    if !delta::register(ctx, entity.name(), &location).await? {
+        let schema = contract::schema::processed_schema(entity.spec(), &[]);
+        let empty =
+            MemTable::try_new(schema, vec![vec![]]).map_err(|e| df_error(entity.name(), e))?;
+        ctx.register_table(entity.name(), Arc::new(empty))
+            .map_err(|e| df_error(entity.name(), e))?;
+    }
     Ok(())
 }
 
-/// The first and last day of the facts, if there are any.
-async fn fact_date_range(ctx: &SessionContext) -> Result<Option<(NaiveDate, NaiveDate)>> {
-    let error = |e| df_error("dim_dates", e);
-    if ctx.table("transactions").await.is_err() {
-        return Ok(None);
-    }
+fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
+    let table =
+        MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| df_error(name, e))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| df_error(name, e))?;
+    Ok(())
+}
+
+/// The report window: from the first transaction's day (or `as_of` without
+/// transactions) to `as_of` or the last transaction's day, whichever is later.
+async fn report_window(ctx: &SessionContext, as_of: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
+    let range =
+        date_pair::<Date32Type>(ctx, "report_months", facts::TRANSACTION_DATE_RANGE).await?;
+    Ok(match range {
+        Some((first, last)) => (first.min(as_of), last.max(as_of)),
+        None => (as_of, as_of),
+    })
+}
+
+/// Registers `fx_daily`: the as-of rate of every currency and day, from the earliest
+/// day a fact converts (old loans and payments included) to the window's last month end.
+async fn register_daily_fx(
+    ctx: &SessionContext,
+    config: &fx::FxConfig,
+    window: (NaiveDate, NaiveDate),
+) -> Result<()> {
+    let error = |e| df_error("fx_daily", e);
+    let rates = ctx
+        .table("fx_rates")
+        .await
+        .map_err(error)?
+        .select_columns(&["date", "currency", "per_eur"])
+        .map_err(error)?
+        .collect()
+        .await
+        .map_err(error)?;
+    let earliest = date_pair::<Date32Type>(ctx, "fx_daily", EARLIEST_CONVERTED)
+        .await?
+        .map_or(window.0, |(first, _)| first.min(window.0));
+    let last = window
+        .1
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(window.1);
+    let day = |date: NaiveDate| (date - NaiveDate::default()).num_days() as i32;
+    let days = fx::Days {
+        first: day(earliest),
+        last: day(last),
+    };
+    register_batch(ctx, "fx_daily", fx::daily(&rates, days, config)?)
+}
+
+/// The earliest day a loan or payment is converted on.
+const EARLIEST_CONVERTED: &str = "\
+SELECT min(d) AS first, min(d) AS last FROM (SELECT start_date AS d FROM loans UNION ALL SELECT due_date FROM payments)";
+
+/// The first and last day `dim_dates` must cover: every date key of the facts and
+/// dimensions, and the report window.
+async fn date_key_range(
+    ctx: &SessionContext,
+    window: (NaiveDate, NaiveDate),
+) -> Result<(NaiveDate, NaiveDate)> {
+    let keys = date_pair::<Int32Type>(ctx, "dim_dates", facts::DATE_KEY_RANGE).await?;
+    Ok(match keys {
+        Some((first, last)) => (first.min(window.0), last.max(window.1)),
+        None => window,
+    })
+}
+
+/// Runs `sql`, which returns one row of two dates (or `yyyymmdd` keys), and returns
+/// them unless null.
+async fn date_pair<T: DayValue>(
+    ctx: &SessionContext,
+    table: &str,
+    sql: &str,
+) -> Result<Option<(NaiveDate, NaiveDate)>> {
+    let error = |e| df_error(table, e);
     let batches = ctx
-        .sql(banking::FACT_DATE_RANGE)
+        .sql(sql)
         .await
         .map_err(error)?
         .collect()
         .await
         .map_err(error)?;
-    let Some(batch) = batches.first().filter(|b| b.num_rows() == 1) else {
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Ok(None);
     };
-    let (first, last) = (
-        batch.column(0).as_primitive::<Date32Type>(),
-        batch.column(1).as_primitive::<Date32Type>(),
-    );
-    if first.is_null(0) || last.is_null(0) {
-        return Ok(None);
+    let (first, last) = (T::day(batch.column(0)), T::day(batch.column(1)));
+    Ok(first.zip(last))
+}
+
+/// A column type that holds days: `Date32` or `yyyymmdd` `Int32` keys.
+trait DayValue {
+    /// The first row's day, unless null or not a day.
+    fn day(column: &dyn Array) -> Option<NaiveDate>;
+}
+
+impl DayValue for Date32Type {
+    fn day(column: &dyn Array) -> Option<NaiveDate> {
+        let column = column.as_primitive_opt::<Date32Type>()?;
+        column
+            .is_valid(0)
+            .then(|| NaiveDate::default() + chrono::Duration::days(i64::from(column.value(0))))
     }
-    let day = |days: i32| NaiveDate::default() + chrono::Duration::days(i64::from(days));
-    Ok(Some((day(first.value(0)), day(last.value(0)))))
+}
+
+impl DayValue for Int32Type {
+    fn day(column: &dyn Array) -> Option<NaiveDate> {
+        let column = column.as_primitive_opt::<Int32Type>()?;
+        let key = column.is_valid(0).then(|| column.value(0))?;
+        NaiveDate::from_ymd_opt(key / 10_000, (key / 100 % 100) as u32, (key % 100) as u32)
+    }
+}
+
+/// Fills in the source counts of the one-to-one facts and fails unless they match.
+async fn reconcile(ctx: &SessionContext, written: &mut [TableSummary]) -> Result<()> {
+    for (table, entity) in ONE_TO_ONE {
+        let Some(summary) = written.iter_mut().find(|s| s.table == table) else {
+            continue;
+        };
+        let expected = ctx
+            .table(entity.name())
+            .await
+            .map_err(|e| df_error(table, e))?
+            .count()
+            .await
+            .map_err(|e| df_error(table, e))? as u64;
+        summary.source = Some((entity, expected));
+        if expected != summary.rows {
+            return Err(PipelineError::Reconciliation {
+                table: table.to_owned(),
+                expected,
+                found: summary.rows,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The key of `client_ref`: `BANKPIPE_HASH_KEY` if set, else a random key kept in the

@@ -4,6 +4,12 @@
 //! of every transaction against every earlier rate, the rates (a few thousand rows)
 //! are filled forward into one row per currency and day, and facts join on
 //! `(currency, date)`.
+//!
+//! EUR, the reporting currency, has a rate of 1 on every day, so every conversion is the
+//! same division. A currency the extracts carry no rates for (the Berka data has none
+//! for CZK) can take a fixed rate from the configuration (`[fx] fixed_per_eur`).
+
+use serde::Deserialize;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,10 +28,45 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
+/// The reporting currency.
+pub const REPORTING_CURRENCY: &str = "EUR";
+
+/// FX settings (the `[fx]` table of the configuration).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FxConfig {
+    /// Units of a currency for 1 EUR, for currencies the extracts have no rates for,
+    /// e.g. `{ CZK = 25.0 }`.
+    pub fixed_per_eur: BTreeMap<String, f64>,
+}
+
+impl FxConfig {
+    /// Problems with the settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        self.fixed_per_eur
+            .iter()
+            .filter(|(_, rate)| !(rate.is_finite() && **rate > 0.0))
+            .map(|(currency, _)| format!("[fx] fixed_per_eur.{currency} must be > 0"))
+            .collect()
+    }
+}
+
+/// The days a daily rate table covers: from `first` to `last`, in days since the Unix
+/// epoch (both included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days {
+    /// The first day.
+    pub first: i32,
+    /// The last day.
+    pub last: i32,
+}
+
 /// Fills `rates` (batches with `date`, `currency`, `per_eur`) forward to one rate per
-/// currency and day, from each currency's first rate up to `last_day` (days since the
-/// Unix epoch). Days before a currency's first rate have no rate.
-pub fn daily(rates: &[RecordBatch], last_day: i32) -> Result<RecordBatch> {
+/// currency and day, from each currency's first rate up to `days.last`; days before a
+/// currency's first rate have no rate. EUR gets 1, and each currency of `config`'s
+/// fixed rates that `rates` lacks gets its fixed rate, on every day of `days`.
+pub fn daily(rates: &[RecordBatch], days: Days, config: &FxConfig) -> Result<RecordBatch> {
+    let last_day = days.last;
     let mut by_currency: BTreeMap<String, BTreeMap<i32, i128>> = BTreeMap::new();
     for batch in rates {
         let (Some(date), Some(currency), Some(rate)) = (
@@ -51,6 +92,13 @@ pub fn daily(rates: &[RecordBatch], last_day: i32) -> Result<RecordBatch> {
             }
         }
     }
+    let constant = |rate: f64| BTreeMap::from([(days.first, (rate * 1e6).round() as i128)]);
+    for (currency, rate) in &config.fixed_per_eur {
+        by_currency
+            .entry(currency.to_uppercase())
+            .or_insert_with(|| constant(*rate));
+    }
+    by_currency.insert(REPORTING_CURRENCY.to_owned(), constant(1.0));
     let (mut days, mut currencies, mut values) = (Vec::new(), Vec::new(), Vec::new());
     for (currency, rates) in &by_currency {
         let Some((&first, _)) = rates.first_key_value() else {
@@ -82,7 +130,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_day_uses_the_latest_earlier_rate() {
+    fn a_missing_day_uses_the_latest_earlier_rate_and_fixed_rates_only_fill_absent_currencies() {
         let batch = RecordBatch::try_new(
             schema(),
             vec![
@@ -96,7 +144,18 @@ mod tests {
             ],
         )
         .expect("batch");
-        let daily = daily(&[batch], 13).expect("daily");
+        let days = Days {
+            first: 12,
+            last: 13,
+        };
+        let config = FxConfig {
+            fixed_per_eur: BTreeMap::from([
+                ("CZK".into(), 30.0),
+                ("czk".into(), 30.0),
+                ("HUF".into(), 400.0),
+            ]),
+        };
+        let daily = daily(&[batch], days, &config).expect("daily");
         let rows: Vec<(i32, String, i128)> = (0..daily.num_rows())
             .map(|i| {
                 (
@@ -112,6 +171,10 @@ mod tests {
                 (11, "CZK".into(), 25_000_000),
                 (12, "CZK".into(), 25_000_000),
                 (13, "CZK".into(), 25_000_000),
+                (12, "EUR".into(), 1_000_000),
+                (13, "EUR".into(), 1_000_000),
+                (12, "HUF".into(), 400_000_000),
+                (13, "HUF".into(), 400_000_000),
                 (10, "USD".into(), 1_100_000),
                 (11, "USD".into(), 1_100_000),
                 (12, "USD".into(), 1_200_000),

@@ -62,6 +62,36 @@ pub fn build(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema(), columns)?)
 }
 
+/// The schema of the report months: `month_start`, `month_end` (dates).
+pub fn months_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("month_start", DataType::Date32, false),
+        Field::new("month_end", DataType::Date32, false),
+    ]))
+}
+
+/// One row per calendar month from the month of `first` to the month of `last` (both
+/// included): the report window of the monthly facts and marts.
+pub fn months(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch> {
+    let epoch = NaiveDate::default();
+    let (mut starts, mut ends) = (Vec::new(), Vec::new());
+    let mut start = first.with_day(1);
+    while let Some(month) = start.filter(|m| *m <= last) {
+        let next = month.checked_add_months(chrono::Months::new(1));
+        let end = next.and_then(|n| n.pred_opt()).unwrap_or(NaiveDate::MAX);
+        starts.push((month - epoch).num_days() as i32);
+        ends.push((end - epoch).num_days() as i32);
+        start = next;
+    }
+    Ok(RecordBatch::try_new(
+        months_schema(),
+        vec![
+            Arc::new(Date32Array::from(starts)),
+            Arc::new(Date32Array::from(ends)),
+        ],
+    )?)
+}
+
 const MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -111,5 +141,33 @@ mod tests {
         assert_eq!(date.value(0), 19_780, "days since 1970-01-01");
         assert_eq!(batch.column(5).as_string::<i32>().value(3), "March");
         assert_eq!(build(last, first).expect("empty").num_rows(), 0);
+    }
+
+    #[test]
+    fn report_months_cover_both_ends() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let batch = months(day(2023, 12, 15), day(2024, 2, 3)).expect("months");
+        let dates = |i: usize| {
+            let column = batch
+                .column(i)
+                .as_primitive::<arrow::datatypes::Date32Type>();
+            (0..column.len())
+                .map(|r| NaiveDate::default() + chrono::Duration::days(column.value(r).into()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            dates(0),
+            [day(2023, 12, 1), day(2024, 1, 1), day(2024, 2, 1)]
+        );
+        assert_eq!(
+            dates(1),
+            [day(2023, 12, 31), day(2024, 1, 31), day(2024, 2, 29)]
+        );
+        assert_eq!(
+            months(day(2024, 3, 1), day(2024, 2, 1))
+                .expect("empty")
+                .num_rows(),
+            0
+        );
     }
 }

@@ -3,8 +3,15 @@
 //!
 //! The processed entities are expected in the session under their contract names
 //! (`clients`, `accounts`, `transactions`, …); the built dimensions under theirs
-//! (`dim_clients`, …) before the facts are planned; and the daily FX rates as
-//! `fx_daily` (see [`crate::fx`]).
+//! (`dim_clients`, …) before the facts are planned; the daily FX rates as `fx_daily`
+//! (see [`crate::fx`]); and the months of the report window as `report_months` (see
+//! [`crate::star_schema::dates::months`]).
+//!
+//! - [`facts`]: `fact_transactions`, `fact_loans`, `fact_payments` and their helpers;
+//! - [`satisfaction`]: `dim_satisfaction`.
+
+pub mod facts;
+pub mod satisfaction;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::common::ScalarValue;
@@ -24,8 +31,9 @@ pub struct ModelParams {
     pub as_of: NaiveDate,
 }
 
-/// The dimensions in build order, with the SQL that shapes their incoming rows.
-pub fn dimensions() -> Vec<(DimensionSpec, &'static str)> {
+/// The dimensions in build order, with the SQL that shapes their incoming rows
+/// (`dim_satisfaction` last: it looks up the clients and products).
+pub fn dimensions() -> Vec<(DimensionSpec, String)> {
     let spec =
         |table: &str, key: &str, business_key: &str, attributes: &[&str], history| DimensionSpec {
             table: table.into(),
@@ -101,6 +109,10 @@ pub fn dimensions() -> Vec<(DimensionSpec, &'static str)> {
                     updated_at AS valid_from FROM accounts",
         ),
     ]
+    .into_iter()
+    .map(|(spec, sql)| (spec, sql.to_owned()))
+    .chain([(satisfaction::spec(), satisfaction::incoming_sql())])
+    .collect()
 }
 
 /// The incoming rows of a dimension, from its shaping SQL.
@@ -127,36 +139,6 @@ pub async fn incoming(
         Ok(frame)
     }
 }
-
-/// `fact_transactions`: one row per processed transaction, with the keys of the
-/// account, client (versions valid at booking time) and product, the signed amount
-/// and the amount in EUR at the day's rate.
-pub const FACT_TRANSACTIONS: &str = "\
-SELECT t.transaction_id,
-       CAST(to_char(t.booked_at, '%Y%m%d') AS INT) AS date_key,
-       COALESCE(a.account_key, -1) AS account_key,
-       COALESCE(c.client_key, -1) AS client_key,
-       COALESCE(p.product_key, -1) AS product_key,
-       t.amount,
-       CASE WHEN t.direction = 'debit' THEN -t.amount ELSE t.amount END AS signed_amount,
-       CAST(CASE WHEN t.currency = 'EUR' THEN t.amount ELSE t.amount / f.per_eur END AS DECIMAL(18, 2)) AS amount_eur,
-       t.currency, t.direction, t.channel, t.status, t.mcc, t.country,
-       t.country <> COALESCE(c.country, t.country) AS is_international,
-       false AS is_suspicious,
-       t.booked_at
-FROM transactions t
-LEFT JOIN dim_accounts a ON a.account_id = t.account_id
-     AND t.booked_at >= a.valid_from AND (a.valid_to IS NULL OR t.booked_at < a.valid_to)
-LEFT JOIN dim_clients c ON c.client_id = a.client_id
-     AND t.booked_at >= c.valid_from AND (c.valid_to IS NULL OR t.booked_at < c.valid_to)
-LEFT JOIN dim_products p ON p.product_id = a.product_id
-LEFT JOIN fx_daily f ON f.currency = t.currency AND f.date = t.value_date";
-
-/// The first and last day the facts use (booking and value dates), if there are facts.
-pub const FACT_DATE_RANGE: &str = "\
-SELECT min(d) AS first, max(d) AS last FROM (
-  SELECT CAST(booked_at AS DATE) AS d FROM transactions
-  UNION ALL SELECT value_date FROM transactions)";
 
 #[cfg(test)]
 mod tests {
