@@ -12,7 +12,9 @@ use ingestion::IngestConfig;
 use orchestration::config::{ModelConfig, PipelineConfig};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest, new_run_id};
-use orchestration::transform::{TableSummary, TransformOptions, hash_key, transform};
+use orchestration::transform::{
+    DEFAULT_MEMORY_LIMIT, TableSummary, TransformOptions, hash_key, transform,
+};
 use orchestration::{DataLayout, PipelineError, expected, headline, summary};
 use transformation::banking::ModelParams;
 
@@ -59,6 +61,10 @@ enum Command {
         /// The business date of the run (default: yesterday).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        /// MiB the transform's sorts, joins and aggregates may hold before spilling
+        /// to disk.
+        #[arg(long, default_value_t = DEFAULT_MEMORY_LIMIT >> 20)]
+        memory_limit_mib: usize,
     },
     /// Generates a small data set and runs every stage on it, on local Delta tables.
     Demo {
@@ -162,12 +168,26 @@ async fn run(command: Command) -> Result<(), PipelineError> {
                 .await
                 .map(drop)
         }
-        Command::Run { paths, as_of } => {
+        Command::Run {
+            paths,
+            as_of,
+            memory_limit_mib,
+        } => {
             let (config, raw, layout) = paths.resolve()?;
             let run_id = new_run_id();
             run_ingest(config.ingest, raw.clone(), &layout, &run_id).await?;
             let as_of = as_of.unwrap_or_else(yesterday);
-            run_transform(&layout, &run_id, as_of, config.model).await?;
+            let options = TransformOptions {
+                layout: layout.clone(),
+                run_id,
+                params: ModelParams {
+                    hash_key: hash_key(&layout)?,
+                    as_of,
+                },
+                model: config.model,
+                memory_limit: memory_limit_mib << 20,
+            };
+            run_transform(&options).await?;
             report(&layout, &raw).await
         }
         Command::Demo {
@@ -234,24 +254,10 @@ async fn run_ingest(
     Ok(summaries)
 }
 
-async fn run_transform(
-    layout: &DataLayout,
-    run_id: &str,
-    as_of: chrono::NaiveDate,
-    model: ModelConfig,
-) -> Result<Vec<TableSummary>, PipelineError> {
+async fn run_transform(options: &TransformOptions) -> Result<Vec<TableSummary>, PipelineError> {
     let started = std::time::Instant::now();
-    let params = ModelParams {
-        hash_key: hash_key(layout)?,
-        as_of,
-    };
-    let tables = transform(&TransformOptions {
-        layout: layout.clone(),
-        run_id: run_id.to_owned(),
-        params,
-        model,
-    })
-    .await?;
+    let tables = transform(options).await?;
+    let as_of = options.params.as_of;
     println!("\nwarehouse (as of {as_of}):");
     for table in &tables {
         let location = table.location.url();
@@ -325,6 +331,16 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
             );
         }
     }
-    run_transform(&layout, &run_id, end_date, ModelConfig::default()).await?;
+    let options = TransformOptions {
+        layout: layout.clone(),
+        run_id,
+        params: ModelParams {
+            hash_key: hash_key(&layout)?,
+            as_of: end_date,
+        },
+        model: ModelConfig::default(),
+        memory_limit: DEFAULT_MEMORY_LIMIT,
+    };
+    run_transform(&options).await?;
     report(&layout, &raw).await
 }

@@ -41,7 +41,12 @@ pub struct TransformOptions {
     pub params: ModelParams,
     /// The model's settings (fraud and revenue rules, FX).
     pub model: ModelConfig,
+    /// Bytes the plans may hold in memory before they spill to disk.
+    pub memory_limit: usize,
 }
+
+/// The default of [`TransformOptions::memory_limit`]: 1 GiB.
+pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
 
 /// One table written by the stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +71,7 @@ const ONE_TO_ONE: [(&str, Entity); 3] = [
 
 /// Builds the star schema and the marts from the processed layer.
 pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> {
-    let ctx = delta::session();
+    let ctx = delta::bounded_session(options.memory_limit);
     let layout = &options.layout;
     let as_of = options.params.as_of;
     for entity in Entity::ALL {

@@ -201,6 +201,17 @@ pub fn session() -> SessionContext {
     deltalake::delta_datafusion::create_session().into()
 }
 
+/// A session like [`session`] whose sorts, joins and aggregates keep at most
+/// `memory_limit` bytes in memory and spill the rest to temporary files, so a plan
+/// over any volume runs in bounded memory.
+pub fn bounded_session(memory_limit: usize) -> SessionContext {
+    let state = deltalake::delta_datafusion::create_session_state_with_spill_config(
+        Some(memory_limit),
+        None,
+    );
+    SessionContext::new_with_state(state)
+}
+
 /// Registers the table at `location` in `ctx` as `name` (replacing any table of that
 /// name); false, and nothing registered, when there is no table there.
 pub async fn register(ctx: &SessionContext, name: &str, location: &TableLocation) -> Result<bool> {

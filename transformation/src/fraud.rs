@@ -277,18 +277,72 @@ impl FraudRules {
         problems
     }
 
+    /// The conditions of the rules that read an account's history (`history` CTE of
+    /// [`FraudRules::alerts_sql`]), by rule id.
+    fn history_conditions(&self) -> Vec<(&'static str, String)> {
+        let mut conditions = Vec::new();
+        let r = &self.large_amount;
+        if r.enabled {
+            conditions.push((
+                "large_amount",
+                format!(
+                    "direction = 'debit' AND prior_debits >= {} \
+                     AND CAST(amount_eur AS DOUBLE) >= {:?} * prior_debit_mean",
+                    r.min_prior_debits, r.min_factor
+                ),
+            ));
+        }
+        let r = &self.new_country;
+        if r.enabled {
+            conditions.push((
+                "new_country",
+                format!(
+                    "channel = {channel} AND booked_at = first_in_country AND {t} - {first} >= {history}",
+                    channel = literal(&r.channel),
+                    t = micros("booked_at"),
+                    first = micros("first_at"),
+                    history = u64::from(r.min_history_days) * DAY_MICROS,
+                ),
+            ));
+        }
+        let r = &self.dormant_reactivation;
+        if r.enabled {
+            conditions.push((
+                "dormant_reactivation",
+                format!(
+                    "direction = 'debit' AND previous_at IS NOT NULL AND prior_debits > 0 \
+                     AND {t} - {previous} >= {gap} \
+                     AND CAST(amount_eur AS DOUBLE) >= {factor:?} * prior_debit_mean",
+                    t = micros("booked_at"),
+                    previous = micros("previous_at"),
+                    gap = u64::from(r.min_gap_days) * DAY_MICROS,
+                    factor = r.min_factor,
+                ),
+            ));
+        }
+        conditions
+    }
+
     /// The per-rule selects, each giving `transaction_id, account_id, booked_at,
-    /// channel, amount_eur, rule_id` from the CTEs of [`FraudRules::alerts_sql`].
+    /// channel, amount_eur, rule_id`. The history rules share one pass over the
+    /// account-ordered transactions: each row lists the rules it fires, and the list is
+    /// unnested into one alert per rule.
     fn rule_selects(&self) -> Vec<String> {
         let mut selects = Vec::new();
         let columns = "transaction_id, account_id, booked_at, channel, amount_eur";
-        let r = &self.large_amount;
-        if r.enabled {
+        let history = self.history_conditions();
+        if !history.is_empty() {
+            let fired: Vec<String> = history
+                .iter()
+                .map(|(rule, condition)| format!("CASE WHEN {condition} THEN '{rule}' END"))
+                .collect();
             selects.push(format!(
-                "SELECT {columns}, 'large_amount' AS rule_id FROM history \
-                 WHERE direction = 'debit' AND prior_debits >= {} \
-                   AND CAST(amount_eur AS DOUBLE) >= {:?} * prior_debit_mean",
-                r.min_prior_debits, r.min_factor
+                "SELECT {columns}, rule_id FROM ( \
+                   SELECT {columns}, unnest(string_to_array(fired, ',')) AS rule_id FROM ( \
+                     SELECT {columns}, concat_ws(',', {fired}) AS fired FROM history) \
+                   WHERE fired <> '') \
+                 WHERE rule_id <> ''",
+                fired = fired.join(", "),
             ));
         }
         let r = &self.velocity;
@@ -300,7 +354,7 @@ impl FraudRules {
                             RANGE BETWEEN CURRENT ROW AND {window} FOLLOWING) AS peak FROM ( \
                      SELECT *, COUNT(*) OVER (PARTITION BY account_id ORDER BY t \
                               RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS trailing \
-                     FROM (SELECT *, {t} AS t FROM transactions_eur WHERE channel = {channel}))) \
+                     FROM (SELECT {columns}, {t} AS t FROM transactions_eur WHERE channel = {channel}))) \
                  WHERE peak >= {min}",
                 t = micros("booked_at"),
                 channel = literal(&r.channel),
@@ -312,7 +366,7 @@ impl FraudRules {
             let channels: Vec<String> = r.channels.iter().map(|c| literal(c)).collect();
             selects.push(format!(
                 "SELECT {columns}, 'structuring' AS rule_id FROM ( \
-                   SELECT *, COUNT(*) OVER (PARTITION BY account_id, CAST(booked_at AS DATE)) AS n \
+                   SELECT {columns}, COUNT(*) OVER (PARTITION BY account_id, CAST(booked_at AS DATE)) AS n \
                    FROM transactions_eur \
                    WHERE direction = 'credit' AND channel IN ({channels}) \
                      AND CAST(amount_eur AS DOUBLE) >= {low:?} AND CAST(amount_eur AS DOUBLE) < {high:?}) \
@@ -323,40 +377,11 @@ impl FraudRules {
                 min = r.min_count,
             ));
         }
-        let r = &self.new_country;
-        if r.enabled {
-            selects.push(format!(
-                "SELECT {columns}, 'new_country' AS rule_id FROM ( \
-                   SELECT h.*, c.first_in_country FROM history h \
-                   JOIN (SELECT account_id, country, MIN(booked_at) AS first_in_country \
-                         FROM transactions_eur GROUP BY account_id, country) c \
-                     ON c.account_id = h.account_id AND c.country = h.country) \
-                 WHERE channel = {channel} AND booked_at = first_in_country \
-                   AND {t} - {first} >= {history}",
-                channel = literal(&r.channel),
-                t = micros("booked_at"),
-                first = micros("first_at"),
-                history = u64::from(r.min_history_days) * DAY_MICROS,
-            ));
-        }
-        let r = &self.dormant_reactivation;
-        if r.enabled {
-            selects.push(format!(
-                "SELECT {columns}, 'dormant_reactivation' AS rule_id FROM history \
-                 WHERE direction = 'debit' AND previous_at IS NOT NULL AND prior_debits > 0 \
-                   AND {t} - {previous} >= {gap} \
-                   AND CAST(amount_eur AS DOUBLE) >= {factor:?} * prior_debit_mean",
-                t = micros("booked_at"),
-                previous = micros("previous_at"),
-                gap = u64::from(r.min_gap_days) * DAY_MICROS,
-                factor = r.min_factor,
-            ));
-        }
         let r = &self.night_atm;
         if r.enabled {
             selects.push(format!(
                 "SELECT {columns}, 'night_atm' AS rule_id FROM ( \
-                   SELECT *, COUNT(*) OVER (PARTITION BY account_id, CAST(booked_at AS DATE)) AS n \
+                   SELECT {columns}, COUNT(*) OVER (PARTITION BY account_id, CAST(booked_at AS DATE)) AS n \
                    FROM transactions_eur \
                    WHERE channel = 'atm' AND direction = 'debit' \
                      AND date_part('hour', booked_at) >= {from} AND date_part('hour', booked_at) < {to}) \
@@ -415,16 +440,20 @@ impl FraudRules {
 /// The frame of the alerts query; `{rules}` is the union of the enabled rules.
 const ALERTS: &str = "\
 WITH history AS (
-  SELECT transaction_id, account_id, booked_at, direction, channel, country, amount_eur,
-         AVG(CAST(CASE WHEN direction = 'debit' THEN amount_eur END AS DOUBLE)) OVER (
-             PARTITION BY account_id ORDER BY booked_at, transaction_id
+  SELECT t.transaction_id, t.account_id, t.booked_at, t.direction, t.channel, t.country, t.amount_eur,
+         c.first_in_country,
+         AVG(CAST(CASE WHEN t.direction = 'debit' THEN t.amount_eur END AS DOUBLE)) OVER (
+             PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id
              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_debit_mean,
-         COUNT(CASE WHEN direction = 'debit' THEN 1 END) OVER (
-             PARTITION BY account_id ORDER BY booked_at, transaction_id
+         COUNT(CASE WHEN t.direction = 'debit' THEN 1 END) OVER (
+             PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id
              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_debits,
-         LAG(booked_at) OVER (PARTITION BY account_id ORDER BY booked_at, transaction_id) AS previous_at,
-         MIN(booked_at) OVER (PARTITION BY account_id ORDER BY booked_at, transaction_id) AS first_at
-  FROM transactions_eur),
+         LAG(t.booked_at) OVER (PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id) AS previous_at,
+         MIN(t.booked_at) OVER (PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id) AS first_at
+  FROM transactions_eur t
+  JOIN (SELECT account_id, country, MIN(booked_at) AS first_in_country
+        FROM transactions_eur GROUP BY account_id, country) c
+    ON c.account_id = t.account_id AND c.country = t.country),
 alerts AS (
 {rules}),
 scored AS (
@@ -454,13 +483,18 @@ LEFT JOIN reports r ON r.transaction_id = s.transaction_id";
 mod tests {
     use super::*;
 
+    /// Whether the query can raise alerts of `rule` (a select or a history condition).
+    fn fires(sql: &str, rule: &str) -> bool {
+        sql.contains(&format!("'{rule}' AS rule_id")) || sql.contains(&format!("THEN '{rule}' END"))
+    }
+
     #[test]
     fn the_defaults_are_the_contract_thresholds_and_make_sense() {
         let rules = FraudRules::default();
         assert!(rules.problems().is_empty());
         let sql = rules.alerts_sql();
         for rule in RULE_IDS {
-            assert!(sql.contains(&format!("'{rule}' AS rule_id")), "{rule}");
+            assert!(fires(&sql, rule), "{rule}");
         }
     }
 
@@ -469,7 +503,10 @@ mod tests {
         let mut rules = FraudRules::default();
         rules.velocity.enabled = false;
         let sql = rules.alerts_sql();
-        assert!(!sql.contains("'velocity' AS rule_id"));
+        assert!(!fires(&sql, "velocity"));
+        rules.large_amount.enabled = false;
+        assert!(!fires(&rules.alerts_sql(), "large_amount"));
+        assert!(fires(&rules.alerts_sql(), "new_country"));
     }
 
     #[test]

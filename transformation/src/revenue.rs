@@ -99,7 +99,10 @@ impl RevenueRules {
                     ("channels", channels.join(", ")),
                     (
                         "amount",
-                        cents(&format!("SUM(t.amount_eur) * {:?}", self.fx_fee_rate)),
+                        cents(&format!(
+                            "SUM(t.amount_eur) * {}",
+                            decimal(self.fx_fee_rate)
+                        )),
                     ),
                 ],
             ));
@@ -111,7 +114,7 @@ impl RevenueRules {
                     ("month_key", month_end_key("p.due_date")),
                     (
                         "amount",
-                        cents(&format!("COUNT(*) * {:?}", self.late_fee_eur)),
+                        cents(&format!("COUNT(*) * {}", decimal(self.late_fee_eur))),
                     ),
                 ],
             ));
@@ -121,6 +124,12 @@ impl RevenueRules {
         }
         lines.join("\nUNION ALL\n")
     }
+}
+
+/// A configured number as an exact decimal literal, so money is never multiplied by a
+/// binary float.
+fn decimal(value: f64) -> String {
+    format!("CAST('{value:?}' AS DECIMAL(18, 6))")
 }
 
 /// The shape of `fact_revenue` without rows, when every rule is off.

@@ -3,30 +3,42 @@
 use std::path::Path;
 
 use arrow::util::pretty::pretty_format_batches;
-use ingestion::IngestConfig;
 use orchestration::DataLayout;
+use orchestration::config::PipelineConfig;
 use orchestration::generate::{GenerateOptions, generate};
+use orchestration::headline::fraud_scores;
 use orchestration::ingest::{IngestOptions, ingest};
-use orchestration::transform::{TableSummary, TransformOptions, transform};
+use orchestration::transform::{DEFAULT_MEMORY_LIMIT, TableSummary, TransformOptions, transform};
 use storage::delta::{self, TableLocation};
 use transformation::banking::ModelParams;
 
 async fn scalar(layout: &DataLayout, table: &str, sql: &str) -> String {
-    let location = TableLocation::local(&layout.transformed(table)).expect("location");
+    let path = if table.starts_with("mart_") {
+        layout.mart(table)
+    } else {
+        layout.transformed(table)
+    };
+    let location = TableLocation::local(&path).expect("location");
     let batches = delta::query(&location, sql).await.expect("query");
     pretty_format_batches(&batches).expect("format").to_string()
 }
 
+/// Whether no row of `table` satisfies `condition`.
+async fn none(layout: &DataLayout, table: &str, condition: &str) -> bool {
+    let sql = format!("SELECT count(*) AS n FROM t WHERE {condition}");
+    scalar(layout, table, &sql).await.contains("| 0 ")
+}
+
 /// Ingests `raw` with `config`, then builds the warehouse, as `bankpipe run` does.
 async fn run(
-    config: IngestConfig,
+    config: PipelineConfig,
     raw: &Path,
     layout: &DataLayout,
     run_id: &str,
     as_of: chrono::NaiveDate,
 ) -> Vec<TableSummary> {
     let options = IngestOptions {
-        config,
+        config: config.ingest,
         raw: raw.to_owned(),
         layout: layout.clone(),
         run_id: run_id.into(),
@@ -40,6 +52,8 @@ async fn run(
         layout: layout.clone(),
         run_id: run_id.into(),
         params,
+        model: config.model,
+        memory_limit: DEFAULT_MEMORY_LIMIT,
     })
     .await
     .expect("transform")
@@ -68,7 +82,7 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
     })
     .expect("generate");
     let layout = DataLayout::new(dir.path());
-    let tables = run(IngestConfig::default(), &raw, &layout, "run-1", as_of).await;
+    let tables = run(PipelineConfig::default(), &raw, &layout, "run-1", as_of).await;
     let rows = |name: &str| rows_of(&tables, name);
 
     let processed = delta::count_rows(
@@ -87,23 +101,16 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
         "every generated transaction's account, client and product is known"
     );
     assert!(
-        scalar(
-            &layout,
-            "fact_transactions",
-            "SELECT count(*) AS n FROM t WHERE amount_eur IS NULL"
-        )
-        .await
-        .contains("| 0 "),
+        none(&layout, "fact_transactions", "amount_eur IS NULL").await,
         "every transaction has an amount in EUR"
     );
     assert!(
-        scalar(
+        none(
             &layout,
             "fact_transactions",
-            "SELECT count(*) AS n FROM t WHERE direction = 'debit' AND signed_amount >= 0"
+            "direction = 'debit' AND signed_amount >= 0"
         )
-        .await
-        .contains("| 0 "),
+        .await,
         "debits are negative"
     );
     let one_current = "SELECT count(*) AS n FROM (SELECT client_id FROM t GROUP BY client_id HAVING sum(CAST(is_current AS INT)) <> 1)";
@@ -113,15 +120,7 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
             .contains("| 0 "),
         "one current version per client"
     );
-    assert!(
-        scalar(
-            &layout,
-            "dim_clients",
-            "SELECT count(*) AS n FROM t WHERE length(client_ref) <> 64"
-        )
-        .await
-        .contains("| 0 ")
-    );
+    assert!(none(&layout, "dim_clients", "length(client_ref) <> 64").await);
     let columns = scalar(&layout, "dim_clients", "SELECT * FROM t LIMIT 1").await;
     for personal in ["first_name", "last_name", "email", "phone", "birth_date"] {
         assert!(
@@ -130,22 +129,141 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
         );
     }
     assert!(rows("dim_dates") >= 90);
+    for (name, source) in [
+        ("fact_transactions", contract::Entity::Transactions),
+        ("fact_loans", contract::Entity::Loans),
+        ("fact_payments", contract::Entity::Payments),
+    ] {
+        let summary = tables.iter().find(|t| t.table == name).expect(name);
+        assert_eq!(
+            summary.source,
+            Some((source, summary.rows)),
+            "{name} reconciles"
+        );
+    }
+
+    // The fraud rules find exactly the planted frauds (the generator draws ordinary
+    // data so that the default thresholds fire on planted rows only).
+    let scores = fraud_scores(&layout, &raw.join("_generator/planted_frauds.csv"))
+        .await
+        .expect("scores");
+    assert_eq!(scores.len(), 6, "{scores:?}");
+    for score in &scores {
+        assert!(score.planted > 0, "{score:?}");
+        assert_eq!((score.precision(), score.recall()), (1.0, 1.0), "{score:?}");
+    }
+    assert!(
+        scalar(
+            &layout,
+            "fact_fraudes",
+            "SELECT count(*) - count(DISTINCT alert_id) AS n FROM t"
+        )
+        .await
+        .contains("| 0 "),
+        "alert ids are unique"
+    );
+    assert!(
+        none(
+            &layout,
+            "fact_fraudes",
+            "risk_score < 0 OR risk_score > 100 OR client_key = -1"
+        )
+        .await,
+        "scores within 0–100, every alert finds its client"
+    );
+    assert_eq!(
+        scalar(&layout, "fact_revenue", "SELECT DISTINCT revenue_type FROM t ORDER BY 1").await,
+        scalar(&layout, "fact_revenue", "SELECT * FROM (VALUES ('account_fee'), ('fx_fee'), ('interest_income'), ('late_fee')) AS v(revenue_type)").await,
+        "every revenue rule produced lines"
+    );
+    assert_eq!(
+        scalar(
+            &layout,
+            "mart_client_monthly",
+            "SELECT sum(transaction_count) AS n FROM t"
+        )
+        .await,
+        scalar(
+            &layout,
+            "fact_transactions",
+            "SELECT count(*) AS n FROM t WHERE status = 'booked'"
+        )
+        .await,
+        "the client mart counts every booked transaction once"
+    );
+    assert_eq!(
+        scalar(
+            &layout,
+            "mart_fraud_daily",
+            "SELECT sum(alerts) AS n FROM t"
+        )
+        .await,
+        scalar(&layout, "fact_fraudes", "SELECT count(*) AS n FROM t").await,
+        "the fraud mart counts every alert once"
+    );
+    assert!(
+        none(
+            &layout,
+            "mart_loan_portfolio",
+            "par30 < par90 OR par30 > 1 OR outstanding_principal_eur <= 0"
+        )
+        .await,
+        "PAR90 ⊆ PAR30 ≤ 1"
+    );
+    assert!(
+        none(&layout, "fact_loans", "outstanding_principal < 0 OR outstanding_principal > principal OR (status = 'repaid' AND outstanding_principal <> 0)").await,
+        "outstanding principal within [0, principal], zero once repaid"
+    );
+    assert_eq!(
+        rows("dim_satisfaction"),
+        delta::count_rows(
+            &TableLocation::local(&layout.processed(contract::Entity::Satisfaction)).expect("loc")
+        )
+        .await
+        .expect("count")
+            + 1,
+        "one row per survey, and the unknown member"
+    );
 
     let keys = "SELECT client_id, client_key FROM t ORDER BY client_id, client_key";
     let first_keys = scalar(&layout, "dim_clients", keys).await;
-    run(IngestConfig::default(), &raw, &layout, "run-2", as_of).await;
+    let fact_keys = "SELECT transaction_id, date_key, account_key, client_key, product_key, amount_eur, is_suspicious FROM t ORDER BY transaction_id";
+    let first_facts = scalar(&layout, "fact_transactions", fact_keys).await;
+    let first_revenue = scalar(
+        &layout,
+        "fact_revenue",
+        "SELECT revenue_type, sum(amount_eur) AS total FROM t GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    run(PipelineConfig::default(), &raw, &layout, "run-2", as_of).await;
     assert_eq!(
         scalar(&layout, "dim_clients", keys).await,
         first_keys,
         "a rerun keeps every key"
+    );
+    assert_eq!(
+        scalar(&layout, "fact_transactions", fact_keys).await,
+        first_facts,
+        "a rerun gives the same facts"
+    );
+    assert_eq!(
+        scalar(
+            &layout,
+            "fact_revenue",
+            "SELECT revenue_type, sum(amount_eur) AS total FROM t GROUP BY 1 ORDER BY 1"
+        )
+        .await,
+        first_revenue,
+        "a rerun gives the same revenue"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berka_builds_the_star_schema_by_configuration_alone() {
     let config_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/berka/bankpipe.toml");
-    let config = IngestConfig::from_file(&config_path).expect("the example's configuration");
+    let config = PipelineConfig::from_file(&config_path).expect("the example's configuration");
     let raw = config
+        .ingest
         .raw
         .clone()
         .expect("the example names its raw folder");
@@ -162,13 +280,21 @@ async fn berka_builds_the_star_schema_by_configuration_alone() {
     );
     assert_eq!(rows("dim_accounts"), 4_500 + 1);
     assert!(
-        scalar(
+        none(
             &layout,
             "fact_transactions",
-            "SELECT count(*) AS n FROM t WHERE account_key = -1 OR client_key = -1"
+            "account_key = -1 OR client_key = -1"
         )
-        .await
-        .contains("| 0 "),
+        .await,
         "every Berka transaction finds its account and owner"
+    );
+    assert!(
+        none(&layout, "fact_transactions", "amount_eur IS NULL").await,
+        "the configured CZK rate converts every amount"
+    );
+    assert_eq!(rows("fact_loans"), 682);
+    assert!(
+        rows("mart_loan_portfolio") >= 12,
+        "the portfolio has a row per month of the Berka years"
     );
 }

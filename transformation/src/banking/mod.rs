@@ -7,8 +7,8 @@
 //! (see [`crate::fx`]); and the months of the report window as `report_months` (see
 //! [`crate::star_schema::dates::months`]).
 //!
-//! - [`facts`]: `fact_transactions`, `fact_loans`, `fact_payments` and their helpers;
-//! - [`satisfaction`]: `dim_satisfaction`.
+//! - [`facts`] builds `fact_transactions`, `fact_loans`, `fact_payments` and their helpers;
+//! - [`satisfaction`] builds `dim_satisfaction`.
 
 pub mod facts;
 pub mod satisfaction;

@@ -40,8 +40,9 @@ fn incoming(ctx: &SessionContext, rows: &[(&str, &str)], day: i64) -> DataFrame 
     ctx.read_batch(batch).expect("frame")
 }
 
-/// Runs the builder and returns the dimension sorted by key, plus (key, id, city, from, to, current) rows.
-async fn run(
+/// Runs the builder and returns the dimension sorted by key, plus (key, id, city, to
+/// day, current) rows.
+pub(crate) async fn run(
     ctx: &SessionContext,
     history: History,
     rows: &[(&str, &str)],

@@ -1,3 +1,7 @@
 //! Integration tests of the transformation crate (one binary).
 
 mod dimension;
+mod fraud;
+mod invariants;
+mod loans;
+mod tables;
