@@ -269,8 +269,10 @@ async fn run_transform(options: &TransformOptions) -> Result<Vec<TableSummary>, 
             None => String::new(),
         };
         println!(
-            "  {:<26} {:>10} rows  {path}{reconciled}",
-            table.table, table.rows
+            "  {:<26} {:>10} rows {:>6.2} s  {path}{reconciled}",
+            table.table,
+            table.rows,
+            table.elapsed.as_secs_f64()
         );
     }
     println!("built in {:.1} s", started.elapsed().as_secs_f64());

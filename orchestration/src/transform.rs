@@ -12,6 +12,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use futures::TryStreamExt;
 
@@ -57,6 +58,8 @@ pub struct TableSummary {
     pub location: TableLocation,
     /// Its rows after the run.
     pub rows: u64,
+    /// How long running and writing it took.
+    pub elapsed: std::time::Duration,
     /// For a fact with one row per source row: the entity and its processed rows
     /// (the stage fails unless they equal `rows`).
     pub source: Option<(Entity, u64)>,
@@ -93,11 +96,12 @@ pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> 
             ),
             false => None,
         };
+        let started = Instant::now();
         let incoming = banking::incoming(&ctx, &spec, &sql, &options.params).await?;
         let built = spec.build(&ctx, incoming, previous).await?;
         ctx.deregister_table("__previous")
             .map_err(|e| df_error(&spec.table, e))?;
-        stage.write(&spec.table, built, location).await?;
+        stage.write(&spec.table, built, location, started).await?;
     }
     let window = report_window(&ctx, as_of).await?;
     register_batch(&ctx, "report_months", dates::months(window.0, window.1)?)?;
@@ -109,8 +113,11 @@ pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> 
     ctx.register_table("transactions_eur", view.into_view())
         .map_err(|e| df_error("transactions_eur", e))?;
 
+    let started = Instant::now();
+    let alerts = options.model.fraud.alerts(&ctx).await?;
+    let location = TableLocation::local(&layout.transformed("fact_fraudes"))?;
     stage
-        .sql("fact_fraudes", &options.model.fraud.alerts_sql())
+        .write("fact_fraudes", alerts, location, started)
         .await?;
     stage
         .sql("fact_transactions", &facts::fact_transactions())
@@ -133,14 +140,17 @@ pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> 
         .read_batch(dates::build(first, last)?)
         .map_err(|e| df_error("dim_dates", e))?;
     let location = TableLocation::local(&layout.transformed("dim_dates"))?;
-    stage.write("dim_dates", calendar, location).await?;
+    stage
+        .write("dim_dates", calendar, location, Instant::now())
+        .await?;
     for mart in aggregation::marts() {
+        let started = Instant::now();
         let frame = ctx
             .sql(&mart.sql)
             .await
             .map_err(|e| df_error(mart.table, e))?;
         let location = TableLocation::local(&layout.mart(mart.table))?;
-        stage.write(mart.table, frame, location).await?;
+        stage.write(mart.table, frame, location, started).await?;
     }
     let mut written = stage.written;
     reconcile(&ctx, &mut written).await?;
@@ -158,18 +168,21 @@ struct Stage<'a> {
 impl Stage<'_> {
     /// Builds `table` of the warehouse from `sql`.
     async fn sql(&mut self, table: &str, sql: &str) -> Result<()> {
+        let started = Instant::now();
         let frame = self.ctx.sql(sql).await.map_err(|e| df_error(table, e))?;
         let location = TableLocation::local(&self.layout.transformed(table))?;
-        self.write(table, frame, location).await
+        self.write(table, frame, location, started).await
     }
 
     /// Streams `frame` into the table at `location`, replacing its rows in one commit,
-    /// and registers the table under its name for the tables built after it.
+    /// and registers the table under its name for the tables built after it;
+    /// `started` is when building the table began.
     async fn write(
         &mut self,
         table: &str,
         frame: DataFrame,
         location: TableLocation,
+        started: Instant,
     ) -> Result<()> {
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let stream = frame
@@ -197,6 +210,7 @@ impl Stage<'_> {
             table: table.to_owned(),
             location,
             rows: rows.load(Ordering::Relaxed),
+            elapsed: started.elapsed(),
             source: None,
         });
         Ok(())

@@ -141,6 +141,18 @@ where
     S: Stream<Item = std::result::Result<RecordBatch, DataFusionError>> + Send + 'static,
 {
     let ctx = session();
+    // Batches of one plan may disagree with its schema on nullability alone (the
+    // branches of a UNION ALL); the writer wants them to match exactly.
+    let declared = schema.clone();
+    let batches = batches.map(move |batch| {
+        batch.and_then(|batch| {
+            if batch.schema() == declared {
+                return Ok(batch);
+            }
+            RecordBatch::try_new(declared.clone(), batch.columns().to_vec())
+                .map_err(DataFusionError::from)
+        })
+    });
     let stream: SendableRecordBatchStream =
         Box::pin(RecordBatchStreamAdapter::new(schema.clone(), batches));
     let partition = Arc::new(OnceStream {

@@ -65,15 +65,18 @@ async fn session(transactions: &[Tx<'_>], reports: &[(&str, &str, bool)]) -> Ses
     ctx
 }
 
-/// The alerts as `transaction_id|rule_id` lines, sorted. (Sorted here rather than by
-/// an `ORDER BY`: DataFusion 55's sort pushdown through the union of constant
-/// `rule_id`s produces a plan its own sanity check rejects.)
+/// Runs `rules` and registers their alerts as the table `alerts`.
+async fn run(ctx: &SessionContext, rules: &FraudRules) {
+    let frame = rules.alerts(ctx).await.expect("alerts");
+    ctx.deregister_table("alerts").expect("deregister");
+    ctx.register_table("alerts", frame.into_view())
+        .expect("register");
+}
+
+/// The alerts as `transaction_id|rule_id` lines, sorted.
 async fn alerts(ctx: &SessionContext, rules: &FraudRules) -> Vec<String> {
-    let sql = format!(
-        "SELECT transaction_id, rule_id FROM ({})",
-        rules.alerts_sql()
-    );
-    let mut alerts = rows(ctx, &sql).await;
+    run(ctx, rules).await;
+    let mut alerts = rows(ctx, "SELECT transaction_id, rule_id FROM alerts").await;
     alerts.sort();
     alerts
 }
@@ -495,16 +498,36 @@ async fn the_score_rises_with_each_rule_and_reports_confirm() {
         ("both", "2024-01-20T00:00:00Z", true),
     ];
     let ctx = session(&txs, &reports).await;
-    let sql = format!(
-        "SELECT alert_id, rule_id, risk_score, confirmed, client_key, account_key, date_key FROM ({}) ORDER BY alert_id",
-        FraudRules::default().alerts_sql()
-    );
+    run(&ctx, &FraudRules::default()).await;
+    let sql = "SELECT alert_id, rule_id, risk_score, confirmed, client_key, account_key, date_key \
+               FROM alerts ORDER BY alert_id";
     assert_eq!(
-        rows(&ctx, &sql).await,
+        rows(&ctx, sql).await,
         [
             "both:large_amount|large_amount|85|true|1|1|20240110",
             "both:night_atm|night_atm|55|true|1|1|20240110",
             "one:night_atm|night_atm|40||1|1|20240111",
         ]
     );
+}
+
+#[tokio::test]
+async fn a_disabled_rule_raises_nothing_and_codes_compare_in_any_case() {
+    let txs = [(
+        "night",
+        "A1",
+        "2024-01-01T02:30:00Z",
+        "debit",
+        "atm",
+        "CZ",
+        "200.00",
+    )];
+    let ctx = session(&txs, &[]).await;
+    let mut rules = only("night_atm");
+    rules.night_atm.enabled = false;
+    assert!(alerts(&ctx, &rules).await.is_empty());
+    let mut rules = only("velocity");
+    rules.velocity.channel = "ATM".into();
+    rules.velocity.min_count = 1;
+    assert_eq!(alerts(&ctx, &rules).await, ["night|velocity"]);
 }

@@ -1,9 +1,6 @@
 //! Fraud detection: the contract's six rules as named, configurable rules over the
 //! transactions, producing `fact_fraudes` (one alert per rule and transaction).
 //!
-//! Every rule is a DataFusion plan over `transactions_eur` (the processed
-//! transactions with their amount in EUR, see [`crate::banking::TRANSACTIONS_EUR`]):
-//!
 //! | rule | fires on |
 //! |---|---|
 //! | `large_amount` | a debit of at least `min_factor` × the mean of the account's earlier debits, after `min_prior_debits` of them |
@@ -13,13 +10,25 @@
 //! | `dormant_reactivation` | a debit after at least `min_gap_days` without any transaction, of at least `min_factor` × the mean of the earlier debits |
 //! | `night_atm` | ATM withdrawals between `from_hour_utc` and `to_hour_utc`, when the account makes at least `min_count` in that night |
 //!
+//! "Earlier" is in `booked_at` order (then `transaction_id`), whatever the status;
+//! amounts compare in EUR ([`crate::banking::facts::TRANSACTIONS_EUR`]). DataFusion sorts
+//! the transactions by account and time; [`scan`] runs every rule in one streaming pass
+//! over that order; the candidates are scored and joined to the dimensions in SQL.
+//!
 //! The risk score (0–100) is the rule's `weight`, plus `multi_rule_bonus` for each other
 //! rule that fired on the same transaction. `confirmed` comes from the latest fraud
 //! report of the transaction (null while none).
 
+pub mod scan;
+
+use datafusion::prelude::{DataFrame, SessionContext};
+use futures::StreamExt;
 use serde::Deserialize;
 
-use crate::sql::{date_key, micros, render, valid_at};
+use crate::error::{Result, TransformError};
+use crate::sql::{date_key, render, valid_at};
+
+pub use scan::Detector;
 
 /// The fraud rules and their thresholds (the `[fraud]` table of the configuration).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -227,13 +236,6 @@ pub const RULE_IDS: [&str; 6] = [
     "night_atm",
 ];
 
-/// An SQL string literal of a code the configuration names (quotes doubled).
-fn literal(text: &str) -> String {
-    format!("'{}'", text.to_lowercase().replace('\'', "''"))
-}
-
-const DAY_MICROS: u64 = 86_400_000_000;
-
 impl FraudRules {
     /// Problems with the thresholds, one sentence each (empty when they make sense).
     pub fn problems(&self) -> Vec<String> {
@@ -277,123 +279,6 @@ impl FraudRules {
         problems
     }
 
-    /// The conditions of the rules that read an account's history (`history` CTE of
-    /// [`FraudRules::alerts_sql`]), by rule id.
-    fn history_conditions(&self) -> Vec<(&'static str, String)> {
-        let mut conditions = Vec::new();
-        let r = &self.large_amount;
-        if r.enabled {
-            conditions.push((
-                "large_amount",
-                format!(
-                    "direction = 'debit' AND prior_debits >= {} \
-                     AND CAST(amount_eur AS DOUBLE) >= {:?} * prior_debit_mean",
-                    r.min_prior_debits, r.min_factor
-                ),
-            ));
-        }
-        let r = &self.new_country;
-        if r.enabled {
-            conditions.push((
-                "new_country",
-                format!(
-                    "channel = {channel} AND booked_at = first_in_country AND {t} - {first} >= {history}",
-                    channel = literal(&r.channel),
-                    t = micros("booked_at"),
-                    first = micros("first_at"),
-                    history = u64::from(r.min_history_days) * DAY_MICROS,
-                ),
-            ));
-        }
-        let r = &self.dormant_reactivation;
-        if r.enabled {
-            conditions.push((
-                "dormant_reactivation",
-                format!(
-                    "direction = 'debit' AND previous_at IS NOT NULL AND prior_debits > 0 \
-                     AND {t} - {previous} >= {gap} \
-                     AND CAST(amount_eur AS DOUBLE) >= {factor:?} * prior_debit_mean",
-                    t = micros("booked_at"),
-                    previous = micros("previous_at"),
-                    gap = u64::from(r.min_gap_days) * DAY_MICROS,
-                    factor = r.min_factor,
-                ),
-            ));
-        }
-        conditions
-    }
-
-    /// The per-rule selects, each giving `transaction_id, account_id, booked_at,
-    /// channel, amount_eur, rule_id`. The history rules share one pass over the
-    /// account-ordered transactions: each row lists the rules it fires, and the list is
-    /// unnested into one alert per rule.
-    fn rule_selects(&self) -> Vec<String> {
-        let mut selects = Vec::new();
-        let columns = "transaction_id, account_id, booked_at, channel, amount_eur";
-        let history = self.history_conditions();
-        if !history.is_empty() {
-            let fired: Vec<String> = history
-                .iter()
-                .map(|(rule, condition)| format!("CASE WHEN {condition} THEN '{rule}' END"))
-                .collect();
-            selects.push(format!(
-                "SELECT {columns}, rule_id FROM ( \
-                   SELECT {columns}, unnest(string_to_array(fired, ',')) AS rule_id FROM ( \
-                     SELECT {columns}, concat_ws(',', {fired}) AS fired FROM history) \
-                   WHERE fired <> '') \
-                 WHERE rule_id <> ''",
-                fired = fired.join(", "),
-            ));
-        }
-        let r = &self.velocity;
-        if r.enabled {
-            let window = u64::from(r.window_seconds) * 1_000_000;
-            selects.push(format!(
-                "SELECT {columns}, 'velocity' AS rule_id FROM ( \
-                   SELECT *, MAX(trailing) OVER (PARTITION BY account_id ORDER BY t \
-                            RANGE BETWEEN CURRENT ROW AND {window} FOLLOWING) AS peak FROM ( \
-                     SELECT *, COUNT(*) OVER (PARTITION BY account_id ORDER BY t \
-                              RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS trailing \
-                     FROM (SELECT {columns}, {t} AS t FROM transactions_eur WHERE channel = {channel}))) \
-                 WHERE peak >= {min}",
-                t = micros("booked_at"),
-                channel = literal(&r.channel),
-                min = r.min_count,
-            ));
-        }
-        let r = &self.structuring;
-        if r.enabled && !r.channels.is_empty() {
-            let channels: Vec<String> = r.channels.iter().map(|c| literal(c)).collect();
-            selects.push(format!(
-                "SELECT {columns}, 'structuring' AS rule_id FROM ( \
-                   SELECT {columns}, COUNT(*) OVER (PARTITION BY account_id, CAST(booked_at AS DATE)) AS n \
-                   FROM transactions_eur \
-                   WHERE direction = 'credit' AND channel IN ({channels}) \
-                     AND CAST(amount_eur AS DOUBLE) >= {low:?} AND CAST(amount_eur AS DOUBLE) < {high:?}) \
-                 WHERE n >= {min}",
-                channels = channels.join(", "),
-                low = r.lower_bound_eur,
-                high = r.threshold_eur,
-                min = r.min_count,
-            ));
-        }
-        let r = &self.night_atm;
-        if r.enabled {
-            selects.push(format!(
-                "SELECT {columns}, 'night_atm' AS rule_id FROM ( \
-                   SELECT {columns}, COUNT(*) OVER (PARTITION BY account_id, CAST(booked_at AS DATE)) AS n \
-                   FROM transactions_eur \
-                   WHERE channel = 'atm' AND direction = 'debit' \
-                     AND date_part('hour', booked_at) >= {from} AND date_part('hour', booked_at) < {to}) \
-                 WHERE n >= {min}",
-                from = r.from_hour_utc,
-                to = r.to_hour_utc,
-                min = r.min_count,
-            ));
-        }
-        selects
-    }
-
     /// The weight of each rule, as an SQL `CASE` over `rule_id`.
     fn weight_sql(&self) -> String {
         let weights = [
@@ -412,52 +297,60 @@ impl FraudRules {
         format!("CASE rule_id {} ELSE 0 END", arms.join(" "))
     }
 
-    /// `fact_fraudes` as one SQL query over `transactions_eur`, `dim_accounts`,
-    /// `dim_clients` and `fraud_reports` (no rows when every rule is disabled).
-    pub fn alerts_sql(&self) -> String {
-        let mut selects = self.rule_selects();
-        if selects.is_empty() {
-            selects.push(
-                "SELECT transaction_id, account_id, booked_at, channel, amount_eur, \
-                 CAST(NULL AS VARCHAR) AS rule_id FROM transactions_eur WHERE false"
-                    .to_owned(),
-            );
+    /// Whether any rule is enabled.
+    fn any_enabled(&self) -> bool {
+        self.large_amount.enabled
+            || self.velocity.enabled
+            || self.structuring.enabled
+            || self.new_country.enabled
+            || self.dormant_reactivation.enabled
+            || self.night_atm.enabled
+    }
+
+    /// `fact_fraudes`: runs the rules over `transactions_eur` in `ctx` (registering
+    /// their candidates as `fraud_candidates`) and returns the plan of the alerts,
+    /// scored and joined to `dim_accounts`, `dim_clients` and `fraud_reports`.
+    pub async fn alerts(&self, ctx: &SessionContext) -> Result<DataFrame> {
+        let error = |e| TransformError::datafusion("fact_fraudes", e);
+        let mut detector = Detector::new(self);
+        if self.any_enabled() {
+            let mut stream = ctx
+                .sql(SCAN_INPUT)
+                .await
+                .map_err(error)?
+                .execute_stream()
+                .await
+                .map_err(error)?;
+            while let Some(batch) = stream.next().await {
+                detector.push(&batch.map_err(error)?)?;
+            }
         }
-        render(
+        ctx.deregister_table("fraud_candidates").map_err(error)?;
+        ctx.register_batch("fraud_candidates", detector.finish()?)
+            .map_err(error)?;
+        let sql = render(
             ALERTS,
             &[
-                ("rules", selects.join("\nUNION ALL\n")),
                 ("weight", self.weight_sql()),
                 ("bonus", self.multi_rule_bonus.to_string()),
                 ("date_key", date_key("s.booked_at")),
                 ("account_valid", valid_at("a", "s.booked_at")),
                 ("client_valid", valid_at("c", "s.booked_at")),
             ],
-        )
+        );
+        ctx.sql(&sql).await.map_err(error)
     }
 }
 
-/// The frame of the alerts query; `{rules}` is the union of the enabled rules.
+/// What the pass reads: the transactions in account and time order.
+const SCAN_INPUT: &str = "\
+SELECT transaction_id, account_id, booked_at, direction, channel, country, amount_eur
+FROM transactions_eur ORDER BY account_id, booked_at, transaction_id";
+
+/// The alerts from the pass's candidates: scored, with keys and confirmation.
 const ALERTS: &str = "\
-WITH history AS (
-  SELECT t.transaction_id, t.account_id, t.booked_at, t.direction, t.channel, t.country, t.amount_eur,
-         c.first_in_country,
-         AVG(CAST(CASE WHEN t.direction = 'debit' THEN t.amount_eur END AS DOUBLE)) OVER (
-             PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id
-             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_debit_mean,
-         COUNT(CASE WHEN t.direction = 'debit' THEN 1 END) OVER (
-             PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id
-             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_debits,
-         LAG(t.booked_at) OVER (PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id) AS previous_at,
-         MIN(t.booked_at) OVER (PARTITION BY t.account_id ORDER BY t.booked_at, t.transaction_id) AS first_at
-  FROM transactions_eur t
-  JOIN (SELECT account_id, country, MIN(booked_at) AS first_in_country
-        FROM transactions_eur GROUP BY account_id, country) c
-    ON c.account_id = t.account_id AND c.country = t.country),
-alerts AS (
-{rules}),
-scored AS (
-  SELECT *, COUNT(*) OVER (PARTITION BY transaction_id) AS rules_fired FROM alerts),
+WITH scored AS (
+  SELECT *, COUNT(*) OVER (PARTITION BY transaction_id) AS rules_fired FROM fraud_candidates),
 reports AS (
   SELECT transaction_id, confirmed FROM (
     SELECT transaction_id, confirmed,
@@ -483,30 +376,9 @@ LEFT JOIN reports r ON r.transaction_id = s.transaction_id";
 mod tests {
     use super::*;
 
-    /// Whether the query can raise alerts of `rule` (a select or a history condition).
-    fn fires(sql: &str, rule: &str) -> bool {
-        sql.contains(&format!("'{rule}' AS rule_id")) || sql.contains(&format!("THEN '{rule}' END"))
-    }
-
     #[test]
-    fn the_defaults_are_the_contract_thresholds_and_make_sense() {
-        let rules = FraudRules::default();
-        assert!(rules.problems().is_empty());
-        let sql = rules.alerts_sql();
-        for rule in RULE_IDS {
-            assert!(fires(&sql, rule), "{rule}");
-        }
-    }
-
-    #[test]
-    fn disabled_rules_leave_the_query() {
-        let mut rules = FraudRules::default();
-        rules.velocity.enabled = false;
-        let sql = rules.alerts_sql();
-        assert!(!fires(&sql, "velocity"));
-        rules.large_amount.enabled = false;
-        assert!(!fires(&rules.alerts_sql(), "large_amount"));
-        assert!(fires(&rules.alerts_sql(), "new_country"));
+    fn the_defaults_make_sense() {
+        assert!(FraudRules::default().problems().is_empty());
     }
 
     #[test]
