@@ -43,6 +43,10 @@ pub struct IngestConfig {
     /// Per entity (by contract name): where its rows come from and how they map.
     #[serde(default)]
     pub entities: BTreeMap<String, EntityConfig>,
+    /// The `[model]` table: settings of the warehouse model that share the file. Not
+    /// ingestion's concern: kept as it is for the transform stage to read.
+    #[serde(default)]
+    pub model: Option<toml::Table>,
 }
 
 /// A set of files of one format.

@@ -1,8 +1,9 @@
 //! The pipeline's configuration file: the ingestion mapping (`raw`, `[sources]`,
-//! `[entities]`, see [`ingestion::IngestConfig`]) and the model's settings in the same
-//! TOML file: `[fraud]` ([`FraudRules`]), `[revenue]` ([`RevenueRules`]) and `[fx]`
-//! ([`FxConfig`]). Every table is optional; what is absent takes the contract's
-//! defaults. Unknown keys are errors, so a typo never passes silently.
+//! `[entities]`, see [`ingestion::IngestConfig`]) and, in the same TOML file, the
+//! model's settings under `[model]`: `[model.fraud]` ([`FraudRules`]),
+//! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]). Every table
+//! is optional; what is absent takes the contract's defaults. Unknown keys are errors,
+//! so a typo never passes silently.
 
 use std::path::Path;
 
@@ -24,9 +25,6 @@ pub struct ModelConfig {
     pub fx: FxConfig,
 }
 
-/// The tables of the file that belong to the model rather than to ingestion.
-const MODEL_TABLES: [&str; 3] = ["fraud", "revenue", "fx"];
-
 /// A whole configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineConfig {
@@ -43,16 +41,13 @@ impl PipelineConfig {
             path: path.to_owned(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let (ingest, model) = split(&text).map_err(error)?;
-        let mut ingest = IngestConfig::from_toml(&ingest).map_err(error)?;
-        if let (Some(raw), Some(dir)) = (&ingest.raw, path.parent()) {
-            ingest.raw = Some(dir.join(raw));
-        }
-        let model: ModelConfig = model.try_into().map_err(|e| error(e.to_string()))?;
+        let mut ingest = IngestConfig::from_file(path)?;
+        let model: ModelConfig = match ingest.model.take() {
+            Some(table) => table
+                .try_into()
+                .map_err(|e: toml::de::Error| error(format!("[model]: {e}")))?,
+            None => ModelConfig::default(),
+        };
         let problems: Vec<String> = [
             model.fraud.problems(),
             model.revenue.problems(),
@@ -64,19 +59,6 @@ impl PipelineConfig {
         }
         Ok(PipelineConfig { ingest, model })
     }
-}
-
-/// Splits the file into the ingestion part (as TOML text) and the model's tables.
-fn split(text: &str) -> Result<(String, toml::Table), String> {
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-    let mut model = toml::Table::new();
-    for name in MODEL_TABLES {
-        if let Some(value) = table.remove(name) {
-            model.insert(name.to_owned(), value);
-        }
-    }
-    let ingest = toml::to_string(&table).map_err(|e| e.to_string())?;
-    Ok((ingest, model))
 }
 
 #[cfg(test)]
@@ -95,9 +77,9 @@ mod tests {
         let (dir, path) = write(
             "raw = \"extracts\"\n\
              [entities.clients]\nfiles = [\"people.csv\"]\n\
-             [fraud.velocity]\nmin_count = 4\n\
-             [revenue]\nlate_fee_eur = 20.0\n\
-             [fx]\nfixed_per_eur = { CZK = 25.0 }\n",
+             [model.fraud.velocity]\nmin_count = 4\n\
+             [model.revenue]\nlate_fee_eur = 20.0\n\
+             [model.fx]\nfixed_per_eur = { CZK = 25.0 }\n",
         );
         let config = PipelineConfig::from_file(&path).expect("configuration");
         assert_eq!(config.ingest.raw, Some(dir.path().join("extracts")));
@@ -109,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_typo_in_a_model_table_is_an_error_naming_it() {
-        let (_dir, path) = write("[fraud.velocity]\nmin_cuont = 4\n");
+        let (_dir, path) = write("[model.fraud.velocity]\nmin_cuont = 4\n");
         let message = PipelineConfig::from_file(&path)
             .expect_err("typo")
             .to_string();
@@ -118,7 +100,7 @@ mod tests {
 
     #[test]
     fn nonsense_thresholds_are_errors() {
-        let (_dir, path) = write("[revenue]\nfx_fee_rate = 2.0\n");
+        let (_dir, path) = write("[model.revenue]\nfx_fee_rate = 2.0\n");
         let message = PipelineConfig::from_file(&path)
             .expect_err("bad rate")
             .to_string();

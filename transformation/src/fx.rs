@@ -7,7 +7,7 @@
 //!
 //! EUR, the reporting currency, has a rate of 1 on every day, so every conversion is the
 //! same division. A currency the extracts carry no rates for (the Berka data has none
-//! for CZK) can take a fixed rate from the configuration (`[fx] fixed_per_eur`).
+//! for CZK) can take a fixed rate from the configuration (`[model.fx] fixed_per_eur`).
 
 use serde::Deserialize;
 
@@ -31,7 +31,7 @@ pub fn schema() -> SchemaRef {
 /// The reporting currency.
 pub const REPORTING_CURRENCY: &str = "EUR";
 
-/// FX settings (the `[fx]` table of the configuration).
+/// FX settings (the `[model.fx]` table of the configuration).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FxConfig {
@@ -46,7 +46,7 @@ impl FxConfig {
         self.fixed_per_eur
             .iter()
             .filter(|(_, rate)| !(rate.is_finite() && **rate > 0.0))
-            .map(|(currency, _)| format!("[fx] fixed_per_eur.{currency} must be > 0"))
+            .map(|(currency, _)| format!("[model.fx] fixed_per_eur.{currency} must be > 0"))
             .collect()
     }
 }

@@ -1,5 +1,5 @@
 //! Revenue: `fact_revenue`, one line per client × account × product × month × type,
-//! from the contract's default rules (each configurable in the `[revenue]` table):
+//! from the contract's default rules (each configurable in the `[model.revenue]` table):
 //!
 //! - `account_fee`: the product's `monthly_fee` for every month of the report window
 //!   an account is open (the account's version valid at the month's end);
@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::sql::{cents, date_key, day_start, month_end_key, render, valid_at};
 
-/// The revenue rules (the `[revenue]` table of the configuration).
+/// The revenue rules (the `[model.revenue]` table of the configuration).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RevenueRules {
@@ -50,10 +50,10 @@ impl RevenueRules {
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(0.0..1.0).contains(&self.fx_fee_rate) {
-            problems.push("[revenue] fx_fee_rate must be a fraction in [0, 1)".to_owned());
+            problems.push("[model.revenue] fx_fee_rate must be a fraction in [0, 1)".to_owned());
         }
         if self.late_fee_eur < 0.0 {
-            problems.push("[revenue] late_fee_eur must be ≥ 0".to_owned());
+            problems.push("[model.revenue] late_fee_eur must be ≥ 0".to_owned());
         }
         problems
     }

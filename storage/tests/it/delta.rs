@@ -120,32 +120,3 @@ async fn a_failing_stream_commits_nothing() {
         Some(&serde_json::Value::from("good"))
     );
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_stricter_than_the_schema_are_written_under_it() {
-    // A UNION ALL's branches may produce a column as non-null that the plan's schema
-    // declares nullable; the table takes the declared schema.
-    let dir = tempfile::tempdir().expect("dir");
-    let location = TableLocation::local(dir.path()).expect("location");
-    let nullable = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("name", DataType::Utf8, true),
-    ]));
-    let relaxed = batch(0..10).and_then(|b| {
-        Ok(RecordBatch::try_new(
-            nullable.clone(),
-            b.columns().to_vec(),
-        )?)
-    });
-    delta::write_stream(
-        &location,
-        nullable,
-        futures::stream::iter(vec![relaxed, batch(10..20)]),
-        WriteMode::Overwrite,
-        &[],
-        delta::run_metadata("strict"),
-    )
-    .await
-    .expect("write");
-    assert_eq!(delta::count_rows(&location).await.expect("count"), 20);
-}

@@ -30,7 +30,7 @@ use crate::sql::{date_key, render, valid_at};
 
 pub use scan::Detector;
 
-/// The fraud rules and their thresholds (the `[fraud]` table of the configuration).
+/// The fraud rules and their thresholds (the `[model.fraud]` table of the configuration).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FraudRules {
@@ -242,7 +242,7 @@ impl FraudRules {
         let mut problems = Vec::new();
         let mut check = |ok: bool, what: &str| {
             if !ok {
-                problems.push(format!("[fraud] {what}"));
+                problems.push(format!("[model.fraud] {what}"));
             }
         };
         check(

@@ -304,7 +304,7 @@ impl Detector {
         let r = &rules.structuring;
         if r.enabled
             && !tx.debit
-            && r.channels.iter().any(|c| *c == tx.channel)
+            && r.channels.contains(&tx.channel)
             && tx
                 .eur()
                 .is_some_and(|eur| eur >= r.lower_bound_eur && eur < r.threshold_eur)
