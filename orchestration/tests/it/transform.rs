@@ -294,6 +294,15 @@ async fn berka_builds_the_star_schema_by_configuration_alone() {
     );
     assert_eq!(rows("fact_loans"), 682);
     assert!(
+        none(
+            &layout,
+            "fact_fraudes",
+            "rule_id IN ('night_atm', 'velocity')"
+        )
+        .await,
+        "the example turns off the rules that need a time of day"
+    );
+    assert!(
         rows("mart_loan_portfolio") >= 12,
         "the portfolio has a row per month of the Berka years"
     );
