@@ -307,3 +307,76 @@ async fn berka_builds_the_star_schema_by_configuration_alone() {
         "the portfolio has a row per month of the Berka years"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_account_is_quarantined_then_joins_when_it_arrives() {
+    let dir = tempfile::tempdir().expect("dir");
+    let raw = dir.path().join("raw");
+    std::fs::create_dir_all(&raw).expect("raw");
+    let write = |name: &str, text: &str| std::fs::write(raw.join(name), text).expect(name);
+    write(
+        "products.csv",
+        "product_id,name,category,monthly_fee,interest_rate,currency,active\n\
+         P1,Current,current_account,2.50,,EUR,true\n",
+    );
+    write(
+        "clients.csv",
+        "client_id,first_name,last_name,birth_date,gender,email,phone,city,country,segment,kyc_risk,joined_on,updated_at\n\
+         C1,Ana,Novak,1980-02-03,F,,,Brno,CZ,retail,low,2020-01-01,2024-01-01T00:00:00Z\n\
+         C2,Jan,Dvorak,1975-05-06,M,,,Praha,CZ,retail,low,2020-01-01,2024-01-01T00:00:00Z\n",
+    );
+    let account_header = "account_id,client_id,product_id,iban,currency,opened_on,closed_on,status,branch_code,updated_at\n";
+    write(
+        "accounts.csv",
+        &format!("{account_header}A1,C1,P1,,EUR,2020-01-01,,active,B1,2024-01-01T00:00:00Z\n"),
+    );
+    write(
+        "transactions.csv",
+        "transaction_id,account_id,booked_at,value_date,amount,direction,currency,channel,merchant_name,mcc,counterparty_iban,country,balance_after,status,description\n\
+         T1,A1,2024-03-01T10:00:00Z,2024-03-01,10.00,debit,EUR,card,,,,CZ,,booked,\n\
+         T2,A2,2024-03-01T11:00:00Z,2024-03-01,20.00,debit,EUR,card,,,,CZ,,booked,\n",
+    );
+    let layout = DataLayout::new(dir.path());
+    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 3, 31).expect("date");
+    let tables = run(PipelineConfig::default(), &raw, &layout, "day-1", as_of).await;
+    assert_eq!(rows_of(&tables, "fact_transactions"), 1);
+    let quarantine =
+        TableLocation::local(&layout.quarantine(contract::Entity::Transactions)).expect("location");
+    let orphans = delta::query(
+        &quarantine,
+        "SELECT count(*) AS n FROM t WHERE rule_id = 'orphan_reference'",
+    )
+    .await
+    .expect("quarantine");
+    assert!(
+        pretty_format_batches(&orphans)
+            .expect("format")
+            .to_string()
+            .contains("| 1 "),
+        "T2 waits in quarantine for its account"
+    );
+    let a1_key = "SELECT account_key FROM t WHERE transaction_id = 'T1'";
+    let before = scalar(&layout, "fact_transactions", a1_key).await;
+
+    // The next delivery brings the account: the same run over the raw folder accepts T2.
+    write(
+        "accounts_2.csv",
+        &format!("{account_header}A2,C2,P1,,EUR,2021-01-01,,active,B1,2024-03-02T00:00:00Z\n"),
+    );
+    let tables = run(PipelineConfig::default(), &raw, &layout, "day-2", as_of).await;
+    assert_eq!(rows_of(&tables, "fact_transactions"), 2);
+    assert_eq!(
+        scalar(&layout, "fact_transactions", a1_key).await,
+        before,
+        "known members keep their keys"
+    );
+    assert!(
+        none(
+            &layout,
+            "fact_transactions",
+            "account_key = -1 OR client_key = -1 OR product_key = -1"
+        )
+        .await,
+        "T2 finds its account, owner and product"
+    );
+}
