@@ -15,11 +15,7 @@ use crate::layout::DataLayout;
 async fn warehouse(layout: &DataLayout, tables: &[&str]) -> Result<SessionContext> {
     let ctx = delta::session();
     for table in tables {
-        let path = if table.starts_with("mart_") {
-            layout.mart(table)
-        } else {
-            layout.transformed(table)
-        };
+        let path = layout.transformed(table);
         delta::register(&ctx, table, &TableLocation::local(&path)?).await?;
     }
     Ok(ctx)

@@ -33,14 +33,15 @@ impl DataLayout {
         self.root.join("processed").join(entity.name())
     }
 
-    /// A table of the warehouse: `<root>/transformed/<table>`.
+    /// A table of the warehouse: `<root>/transformed/<table>`, or
+    /// `<root>/transformed/marts/<table>` for a mart (`mart_…`).
     pub fn transformed(&self, table: &str) -> PathBuf {
-        self.root.join("transformed").join(table)
-    }
-
-    /// A mart: `<root>/transformed/marts/<table>`.
-    pub fn mart(&self, table: &str) -> PathBuf {
-        self.root.join("transformed").join("marts").join(table)
+        let transformed = self.root.join("transformed");
+        if table.starts_with("mart_") {
+            transformed.join("marts").join(table)
+        } else {
+            transformed.join(table)
+        }
     }
 
     /// Private state of bankpipe's own (such as the generated hash key): `<root>/.bankpipe`.

@@ -1,6 +1,6 @@
 //! `bankpipe`: a bank's daily extracts in, an analytics warehouse out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,11 +12,8 @@ use ingestion::IngestConfig;
 use orchestration::config::{ModelConfig, PipelineConfig};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest, new_run_id};
-use orchestration::transform::{
-    DEFAULT_MEMORY_LIMIT, TableSummary, TransformOptions, hash_key, transform,
-};
+use orchestration::transform::{DEFAULT_MEMORY_LIMIT, TransformOptions, transform};
 use orchestration::{DataLayout, PipelineError, expected, headline, summary};
-use transformation::banking::ModelParams;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -178,17 +175,10 @@ async fn run(command: Command) -> Result<(), PipelineError> {
             run_ingest(config.ingest, raw.clone(), &layout, &run_id).await?;
             let as_of = as_of.unwrap_or_else(yesterday);
             let options = TransformOptions {
-                layout: layout.clone(),
-                run_id,
-                params: ModelParams {
-                    hash_key: hash_key(&layout)?,
-                    as_of,
-                },
-                model: config.model,
                 memory_limit: memory_limit_mib << 20,
+                ..TransformOptions::new(&layout, &run_id, as_of, config.model)?
             };
-            run_transform(&options).await?;
-            report(&layout, &raw).await
+            run_transform(&options, &raw).await
         }
         Command::Demo {
             data,
@@ -254,7 +244,9 @@ async fn run_ingest(
     Ok(summaries)
 }
 
-async fn run_transform(options: &TransformOptions) -> Result<Vec<TableSummary>, PipelineError> {
+/// Builds the warehouse, then prints its tables, the headline figures, and the fraud
+/// rules' scores when `raw` holds a generator's planted frauds.
+async fn run_transform(options: &TransformOptions, raw: &Path) -> Result<(), PipelineError> {
     let started = std::time::Instant::now();
     let tables = transform(options).await?;
     let as_of = options.params.as_of;
@@ -276,12 +268,7 @@ async fn run_transform(options: &TransformOptions) -> Result<Vec<TableSummary>, 
         );
     }
     println!("built in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(tables)
-}
-
-/// Prints the headline figures, and the fraud rules' scores when the raw folder holds
-/// a generator's planted frauds.
-async fn report(layout: &DataLayout, raw: &std::path::Path) -> Result<(), PipelineError> {
+    let layout = &options.layout;
     print!("{}", headline::headline(layout).await?);
     let planted = raw.join("_generator").join("planted_frauds.csv");
     if planted.is_file() {
@@ -333,16 +320,6 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
             );
         }
     }
-    let options = TransformOptions {
-        layout: layout.clone(),
-        run_id,
-        params: ModelParams {
-            hash_key: hash_key(&layout)?,
-            as_of: end_date,
-        },
-        model: ModelConfig::default(),
-        memory_limit: DEFAULT_MEMORY_LIMIT,
-    };
-    run_transform(&options).await?;
-    report(&layout, &raw).await
+    let options = TransformOptions::new(&layout, &run_id, end_date, ModelConfig::default())?;
+    run_transform(&options, &raw).await
 }

@@ -49,6 +49,28 @@ pub struct TransformOptions {
 /// The default of [`TransformOptions::memory_limit`]: 1 GiB.
 pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
 
+impl TransformOptions {
+    /// A run as of `as_of` with `model`: the hash key from the environment or the data
+    /// folder ([`hash_key`]), the default memory limit.
+    pub fn new(
+        layout: &DataLayout,
+        run_id: &str,
+        as_of: NaiveDate,
+        model: ModelConfig,
+    ) -> Result<TransformOptions> {
+        Ok(TransformOptions {
+            layout: layout.clone(),
+            run_id: run_id.to_owned(),
+            params: ModelParams {
+                hash_key: hash_key(layout)?,
+                as_of,
+            },
+            model,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        })
+    }
+}
+
 /// One table written by the stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSummary {
@@ -101,34 +123,21 @@ pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> 
         let built = spec.build(&ctx, incoming, previous).await?;
         ctx.deregister_table("__previous")
             .map_err(|e| df_error(&spec.table, e))?;
-        stage.write(&spec.table, built, location, started).await?;
+        stage.write(&spec.table, built, started).await?;
     }
     let window = report_window(&ctx, as_of).await?;
     register_batch(&ctx, "report_months", dates::months(window.0, window.1)?)?;
     register_daily_fx(&ctx, &options.model.fx, window).await?;
-    let view = ctx
-        .sql(facts::TRANSACTIONS_EUR)
-        .await
-        .map_err(|e| df_error("transactions_eur", e))?;
-    ctx.register_table("transactions_eur", view.into_view())
-        .map_err(|e| df_error("transactions_eur", e))?;
+    register_view(&ctx, "transactions_eur", facts::TRANSACTIONS_EUR).await?;
 
     let started = Instant::now();
     let alerts = options.model.fraud.alerts(&ctx).await?;
-    let location = TableLocation::local(&layout.transformed("fact_fraudes"))?;
-    stage
-        .write("fact_fraudes", alerts, location, started)
-        .await?;
+    stage.write("fact_fraudes", alerts, started).await?;
     stage
         .sql("fact_transactions", &facts::fact_transactions())
         .await?;
     stage.sql("fact_loans", &facts::fact_loans(as_of)).await?;
-    let view = ctx
-        .sql(&facts::loan_months())
-        .await
-        .map_err(|e| df_error("loan_months", e))?;
-    ctx.register_table("loan_months", view.into_view())
-        .map_err(|e| df_error("loan_months", e))?;
+    register_view(&ctx, "loan_months", &facts::loan_months()).await?;
     stage
         .sql("fact_payments", &facts::fact_payments(as_of))
         .await?;
@@ -139,18 +148,14 @@ pub async fn transform(options: &TransformOptions) -> Result<Vec<TableSummary>> 
     let calendar = ctx
         .read_batch(dates::build(first, last)?)
         .map_err(|e| df_error("dim_dates", e))?;
-    let location = TableLocation::local(&layout.transformed("dim_dates"))?;
-    stage
-        .write("dim_dates", calendar, location, Instant::now())
-        .await?;
+    stage.write("dim_dates", calendar, Instant::now()).await?;
     for mart in aggregation::marts() {
         let started = Instant::now();
         let frame = ctx
             .sql(&mart.sql)
             .await
             .map_err(|e| df_error(mart.table, e))?;
-        let location = TableLocation::local(&layout.mart(mart.table))?;
-        stage.write(mart.table, frame, location, started).await?;
+        stage.write(mart.table, frame, started).await?;
     }
     let mut written = stage.written;
     reconcile(&ctx, &mut written).await?;
@@ -170,20 +175,14 @@ impl Stage<'_> {
     async fn sql(&mut self, table: &str, sql: &str) -> Result<()> {
         let started = Instant::now();
         let frame = self.ctx.sql(sql).await.map_err(|e| df_error(table, e))?;
-        let location = TableLocation::local(&self.layout.transformed(table))?;
-        self.write(table, frame, location, started).await
+        self.write(table, frame, started).await
     }
 
-    /// Streams `frame` into the table at `location`, replacing its rows in one commit,
-    /// and registers the table under its name for the tables built after it;
+    /// Streams `frame` into the warehouse table `table`, replacing its rows in one
+    /// commit, and registers it under its name for the tables built after it;
     /// `started` is when building the table began.
-    async fn write(
-        &mut self,
-        table: &str,
-        frame: DataFrame,
-        location: TableLocation,
-        started: Instant,
-    ) -> Result<()> {
+    async fn write(&mut self, table: &str, frame: DataFrame, started: Instant) -> Result<()> {
+        let location = TableLocation::local(&self.layout.transformed(table))?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let stream = frame
             .execute_stream()
@@ -239,6 +238,15 @@ async fn register_processed(
     Ok(())
 }
 
+/// Registers the plan of `sql` as the view `name`.
+async fn register_view(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
+    let view = ctx.sql(sql).await.map_err(|e| df_error(name, e))?;
+    ctx.register_table(name, view.into_view())
+        .map_err(|e| df_error(name, e))?;
+    Ok(())
+}
+
+/// Registers `batch` as the in-memory table `name`.
 fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
     let table =
         MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| df_error(name, e))?;

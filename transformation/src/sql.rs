@@ -28,11 +28,6 @@ pub fn days_between(from: &str, to: &str) -> String {
     format!("(arrow_cast({to}, 'Int32') - arrow_cast({from}, 'Int32'))")
 }
 
-/// Microseconds since the epoch of a timestamp expression.
-pub fn micros(expr: &str) -> String {
-    format!("arrow_cast({expr}, 'Int64')")
-}
-
 /// A date as an SQL literal.
 pub fn date_literal(date: NaiveDate) -> String {
     format!("DATE '{date}'")

@@ -13,11 +13,7 @@ use storage::delta::{self, TableLocation};
 use transformation::banking::ModelParams;
 
 async fn scalar(layout: &DataLayout, table: &str, sql: &str) -> String {
-    let path = if table.starts_with("mart_") {
-        layout.mart(table)
-    } else {
-        layout.transformed(table)
-    };
+    let path = layout.transformed(table);
     let location = TableLocation::local(&path).expect("location");
     let batches = delta::query(&location, sql).await.expect("query");
     pretty_format_batches(&batches).expect("format").to_string()

@@ -226,17 +226,35 @@ impl Default for NightAtm {
     }
 }
 
-/// The rule ids, in the contract's order.
-pub const RULE_IDS: [&str; 6] = [
-    "large_amount",
-    "velocity",
-    "structuring",
-    "new_country",
-    "dormant_reactivation",
-    "night_atm",
-];
-
 impl FraudRules {
+    /// Each rule's id, whether it runs and its weight, in the contract's order.
+    pub fn rules(&self) -> [(&'static str, bool, u32); 6] {
+        [
+            (
+                "large_amount",
+                self.large_amount.enabled,
+                self.large_amount.weight,
+            ),
+            ("velocity", self.velocity.enabled, self.velocity.weight),
+            (
+                "structuring",
+                self.structuring.enabled,
+                self.structuring.weight,
+            ),
+            (
+                "new_country",
+                self.new_country.enabled,
+                self.new_country.weight,
+            ),
+            (
+                "dormant_reactivation",
+                self.dormant_reactivation.enabled,
+                self.dormant_reactivation.weight,
+            ),
+            ("night_atm", self.night_atm.enabled, self.night_atm.weight),
+        ]
+    }
+
     /// Problems with the thresholds, one sentence each (empty when they make sense).
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -266,14 +284,7 @@ impl FraudRules {
                 && self.night_atm.to_hour_utc <= 24,
             "night_atm hours must satisfy from_hour_utc < to_hour_utc <= 24",
         );
-        for weight in [
-            self.large_amount.weight,
-            self.velocity.weight,
-            self.structuring.weight,
-            self.new_country.weight,
-            self.dormant_reactivation.weight,
-            self.night_atm.weight,
-        ] {
+        for (_, _, weight) in self.rules() {
             check(weight <= 100, "every weight must be between 0 and 100");
         }
         problems
@@ -281,30 +292,12 @@ impl FraudRules {
 
     /// The weight of each rule, as an SQL `CASE` over `rule_id`.
     fn weight_sql(&self) -> String {
-        let weights = [
-            self.large_amount.weight,
-            self.velocity.weight,
-            self.structuring.weight,
-            self.new_country.weight,
-            self.dormant_reactivation.weight,
-            self.night_atm.weight,
-        ];
-        let arms: Vec<String> = RULE_IDS
+        let arms: Vec<String> = self
+            .rules()
             .iter()
-            .zip(weights)
-            .map(|(rule, weight)| format!("WHEN '{rule}' THEN {weight}"))
+            .map(|(rule, _, weight)| format!("WHEN '{rule}' THEN {weight}"))
             .collect();
         format!("CASE rule_id {} ELSE 0 END", arms.join(" "))
-    }
-
-    /// Whether any rule is enabled.
-    fn any_enabled(&self) -> bool {
-        self.large_amount.enabled
-            || self.velocity.enabled
-            || self.structuring.enabled
-            || self.new_country.enabled
-            || self.dormant_reactivation.enabled
-            || self.night_atm.enabled
     }
 
     /// `fact_fraudes`: runs the rules over `transactions_eur` in `ctx` (registering
@@ -313,7 +306,7 @@ impl FraudRules {
     pub async fn alerts(&self, ctx: &SessionContext) -> Result<DataFrame> {
         let error = |e| TransformError::datafusion("fact_fraudes", e);
         let mut detector = Detector::new(self);
-        if self.any_enabled() {
+        if self.rules().iter().any(|(_, enabled, _)| *enabled) {
             let mut stream = ctx
                 .sql(SCAN_INPUT)
                 .await

@@ -12,10 +12,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, StringBuilder,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, StringArray, StringBuilder,
+    StringViewArray, TimestampMicrosecondArray,
 };
-use arrow::datatypes::{DataType, Decimal128Type, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{
+    DataType, Decimal128Type, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
+use arrow::error::ArrowError;
 
 use super::FraudRules;
 use crate::error::Result;
@@ -51,22 +54,41 @@ pub fn candidates_schema() -> SchemaRef {
     ]))
 }
 
-/// One transaction, as far as the rules are concerned.
-#[derive(Debug, Clone)]
-struct Tx {
-    id: String,
+/// One transaction, as far as the rules are concerned, borrowed from its batch.
+#[derive(Debug, Clone, Copy)]
+struct Tx<'a> {
+    id: &'a str,
     at: i64,
     debit: bool,
-    channel: String,
-    country: String,
+    channel: &'a str,
+    country: &'a str,
     /// Cents of EUR; `None` without a rate.
     cents: Option<i128>,
 }
 
-impl Tx {
+impl Tx<'_> {
     fn eur(&self) -> Option<f64> {
         self.cents.map(|c| c as f64 / 100.0)
     }
+
+    /// What a candidate needs, owned: for transactions kept past their batch.
+    fn hold(&self) -> Held {
+        Held {
+            id: self.id.to_owned(),
+            at: self.at,
+            channel: self.channel.to_owned(),
+            cents: self.cents,
+        }
+    }
+}
+
+/// A transaction kept until its window or day shows whether it is a candidate.
+#[derive(Debug, Clone)]
+struct Held {
+    id: String,
+    at: i64,
+    channel: String,
+    cents: Option<i128>,
 }
 
 /// What the pass remembers of the current account.
@@ -83,11 +105,11 @@ struct Account {
     /// Each country seen, with its first time.
     countries: Vec<(String, i64)>,
     /// Recent transactions on the velocity channel, and whether each was emitted.
-    window: VecDeque<(Tx, bool)>,
+    window: VecDeque<(Held, bool)>,
     /// The current UTC day, and its structuring and night-ATM candidates.
     day: i64,
-    cash: Vec<Tx>,
-    night: Vec<Tx>,
+    cash: Vec<Held>,
+    night: Vec<Held>,
 }
 
 /// The pass: feed it sorted batches, then take the candidates.
@@ -107,14 +129,67 @@ struct Candidates {
     rules: StringBuilder,
 }
 
+/// A candidate's own columns: transaction id, booking time, channel, EUR cents.
+type Candidate<'a> = (&'a str, i64, &'a str, Option<i128>);
+
 impl Candidates {
-    fn push(&mut self, account: &str, tx: &Tx, rule: &str) {
-        self.ids.append_value(&tx.id);
+    fn push(&mut self, account: &str, (id, at, channel, cents): Candidate<'_>, rule: &str) {
+        self.ids.append_value(id);
         self.accounts.append_value(account);
-        self.at.push(tx.at);
-        self.channels.append_value(&tx.channel);
-        self.cents.push(tx.cents);
+        self.at.push(at);
+        self.channels.append_value(channel);
+        self.cents.push(cents);
         self.rules.append_value(rule);
+    }
+}
+
+impl Tx<'_> {
+    fn candidate(&self) -> Candidate<'_> {
+        (self.id, self.at, self.channel, self.cents)
+    }
+}
+
+impl Held {
+    fn candidate(&self) -> Candidate<'_> {
+        (&self.id, self.at, &self.channel, self.cents)
+    }
+}
+
+/// A text column read in place, in either of the layouts DataFusion hands back.
+enum Text<'a> {
+    Utf8(&'a StringArray),
+    View(&'a StringViewArray),
+}
+
+impl<'a> Text<'a> {
+    fn of(batch: &'a RecordBatch, index: usize) -> Result<Text<'a>> {
+        let column = batch.column(index);
+        if let Some(array) = column.as_string_opt::<i32>() {
+            Ok(Text::Utf8(array))
+        } else if let Some(array) = column.as_string_view_opt() {
+            Ok(Text::View(array))
+        } else {
+            Err(ArrowError::InvalidArgumentError(format!(
+                "fraud scan: column {} is {}, not text",
+                INPUT_COLUMNS[index],
+                column.data_type()
+            ))
+            .into())
+        }
+    }
+
+    fn value(&self, row: usize) -> &'a str {
+        match self {
+            Text::Utf8(array) => array.value(row),
+            Text::View(array) => array.value(row),
+        }
+    }
+
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            Text::Utf8(array) => array.is_null(row),
+            Text::View(array) => array.is_null(row),
+        }
     }
 }
 
@@ -136,34 +211,32 @@ impl Detector {
 
     /// Feeds a batch of [`INPUT_COLUMNS`]; batches must arrive in account and time order.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
-        let text = |i: usize| -> Result<ArrayRef> {
-            Ok(arrow::compute::cast(batch.column(i), &DataType::Utf8)?)
-        };
-        let (ids, accounts, directions, channels, countries) =
-            (text(0)?, text(1)?, text(3)?, text(4)?, text(5)?);
         let (ids, accounts, directions, channels, countries) = (
-            ids.as_string::<i32>(),
-            accounts.as_string::<i32>(),
-            directions.as_string::<i32>(),
-            channels.as_string::<i32>(),
-            countries.as_string::<i32>(),
+            Text::of(batch, 0)?,
+            Text::of(batch, 1)?,
+            Text::of(batch, 3)?,
+            Text::of(batch, 4)?,
+            Text::of(batch, 5)?,
         );
-        let at = arrow::compute::cast(
-            batch.column(2),
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-        )?;
-        let at = at.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let at = batch
+            .column(2)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| {
+                ArrowError::InvalidArgumentError(
+                    "fraud scan: booked_at is not a µs timestamp".into(),
+                )
+            })?;
         let amounts = batch.column(6).as_primitive_opt::<Decimal128Type>();
         for row in 0..batch.num_rows() {
             if accounts.is_null(row) || at.is_null(row) {
                 continue;
             }
             let tx = Tx {
-                id: ids.value(row).to_owned(),
+                id: ids.value(row),
                 at: at.value(row),
                 debit: directions.value(row) == "debit",
-                channel: channels.value(row).to_owned(),
-                country: countries.value(row).to_owned(),
+                channel: channels.value(row),
+                country: countries.value(row),
                 cents: amounts.filter(|a| a.is_valid(row)).map(|a| a.value(row)),
             };
             self.transaction(accounts.value(row), tx);
@@ -193,7 +266,7 @@ impl Detector {
         Ok(RecordBatch::try_new(candidates_schema(), columns)?)
     }
 
-    fn transaction(&mut self, account_id: &str, tx: Tx) {
+    fn transaction(&mut self, account_id: &str, tx: Tx<'_>) {
         let mut account = match self.account.take() {
             Some(account) if account.id == account_id => account,
             previous => {
@@ -230,7 +303,7 @@ impl Detector {
     }
 
     /// `large_amount`, `dormant_reactivation`, `new_country`: against what came before.
-    fn history_rules(&mut self, account: &mut Account, tx: &Tx) {
+    fn history_rules(&mut self, account: &mut Account, tx: &Tx<'_>) {
         let rules = &self.rules;
         let mean =
             (account.priced_debits > 0).then(|| account.debit_sum / account.priced_debits as f64);
@@ -244,7 +317,7 @@ impl Detector {
             && account.debits >= u64::from(r.min_prior_debits)
             && above(r.min_factor)
         {
-            self.out.push(&account.id, tx, "large_amount");
+            self.out.push(&account.id, tx.candidate(), "large_amount");
         }
         let r = &rules.dormant_reactivation;
         if r.enabled
@@ -255,12 +328,13 @@ impl Detector {
                 .is_some_and(|previous| tx.at - previous >= i64::from(r.min_gap_days) * DAY_MICROS)
             && above(r.min_factor)
         {
-            self.out.push(&account.id, tx, "dormant_reactivation");
+            self.out
+                .push(&account.id, tx.candidate(), "dormant_reactivation");
         }
-        let first_here = match account.countries.iter().find(|(c, _)| *c == tx.country) {
+        let first_here = match account.countries.iter().find(|(c, _)| c == tx.country) {
             Some((_, first)) => *first == tx.at,
             None => {
-                account.countries.push((tx.country.clone(), tx.at));
+                account.countries.push((tx.country.to_owned(), tx.at));
                 true
             }
         };
@@ -270,13 +344,13 @@ impl Detector {
             && tx.channel == r.channel
             && tx.at - account.first_at >= i64::from(r.min_history_days) * DAY_MICROS
         {
-            self.out.push(&account.id, tx, "new_country");
+            self.out.push(&account.id, tx.candidate(), "new_country");
         }
     }
 
     /// `velocity`: every transaction of a window of `window_seconds` holding at least
     /// `min_count` on the channel.
-    fn velocity(&mut self, account: &mut Account, tx: &Tx) {
+    fn velocity(&mut self, account: &mut Account, tx: &Tx<'_>) {
         let r = &self.rules.velocity;
         if !r.enabled || tx.channel != r.channel {
             return;
@@ -289,27 +363,27 @@ impl Detector {
         {
             account.window.pop_front();
         }
-        account.window.push_back((tx.clone(), false));
+        account.window.push_back((tx.hold(), false));
         if account.window.len() >= r.min_count as usize {
             for (old, emitted) in account.window.iter_mut().filter(|(_, e)| !*e) {
                 *emitted = true;
-                self.out.push(&account.id, old, "velocity");
+                self.out.push(&account.id, old.candidate(), "velocity");
             }
         }
     }
 
     /// Collects the day's `structuring` and `night_atm` candidates.
-    fn day_rules(&mut self, account: &mut Account, tx: &Tx) {
+    fn day_rules(&mut self, account: &mut Account, tx: &Tx<'_>) {
         let rules = &self.rules;
         let r = &rules.structuring;
         if r.enabled
             && !tx.debit
-            && r.channels.contains(&tx.channel)
+            && r.channels.iter().any(|c| c == tx.channel)
             && tx
                 .eur()
                 .is_some_and(|eur| eur >= r.lower_bound_eur && eur < r.threshold_eur)
         {
-            account.cash.push(tx.clone());
+            account.cash.push(tx.hold());
         }
         let r = &rules.night_atm;
         let hour = tx.at.rem_euclid(DAY_MICROS) / HOUR_MICROS;
@@ -319,7 +393,7 @@ impl Detector {
             && hour >= i64::from(r.from_hour_utc)
             && hour < i64::from(r.to_hour_utc)
         {
-            account.night.push(tx.clone());
+            account.night.push(tx.hold());
         }
     }
 
@@ -332,7 +406,7 @@ impl Detector {
         ] {
             if !group.is_empty() && group.len() >= min as usize {
                 for tx in group {
-                    self.out.push(&account.id, tx, rule);
+                    self.out.push(&account.id, tx.candidate(), rule);
                 }
             }
         }
