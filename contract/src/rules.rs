@@ -27,13 +27,18 @@ pub enum RuleId {
     DateOrder,
     /// The key of an earlier row repeated (the first row wins).
     Duplicate,
+    /// A row replaced by a later delivery of the same key with other values (files
+    /// are deliveries in name order; the latest one wins). Not one of the contract's
+    /// ingestion rules: bankpipe's answer to re-delivered rows, such as a transaction
+    /// whose status changed.
+    Superseded,
     /// A reference to a parent row that does not exist.
     OrphanReference,
 }
 
 impl RuleId {
     /// Every rule, in the contract's precedence order.
-    pub const ALL: [RuleId; 10] = [
+    pub const ALL: [RuleId; 11] = [
         RuleId::MalformedRecord,
         RuleId::InvalidEncoding,
         RuleId::MissingRequired,
@@ -43,6 +48,7 @@ impl RuleId {
         RuleId::InvalidIban,
         RuleId::DateOrder,
         RuleId::Duplicate,
+        RuleId::Superseded,
         RuleId::OrphanReference,
     ];
 
@@ -58,6 +64,7 @@ impl RuleId {
             RuleId::InvalidIban => "invalid_iban",
             RuleId::DateOrder => "date_order",
             RuleId::Duplicate => "duplicate",
+            RuleId::Superseded => "superseded",
             RuleId::OrphanReference => "orphan_reference",
         }
     }

@@ -19,6 +19,11 @@
 //! files = ["disp.asc"]
 //! options = { delimiter = ";" }
 //!
+//! [[entities.transactions.rules]]   # the bank's own validation rules
+//! id = "amount_limit"
+//! severity = "reject"               # reject | warn
+//! range = { column = "amount", max = 250000 }
+//!
 //! [entities.clients]
 //! query = "SELECT c.client_id, … FROM client c JOIN disp d ON …"
 //! ```
@@ -27,6 +32,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use transformation::validation::Rule;
 
 use crate::error::IngestError;
 use crate::parse::ValueFormat;
@@ -85,6 +92,11 @@ pub struct EntityConfig {
     /// processed layer (default true). Turn it off for columns with personal data.
     #[serde(default = "yes")]
     pub keep_extra_columns: bool,
+    /// The bank's own rules (`[[entities.<name>.rules]]`), judged after the
+    /// contract's value rules on the typed rows: a `reject` rule quarantines a row
+    /// under its id, a `warn` rule counts it (see `transformation::validation`).
+    #[serde(default)]
+    pub rules: Vec<Rule>,
 }
 
 fn yes() -> bool {

@@ -37,6 +37,14 @@ pub enum IngestError {
         /// DataFusion's message.
         message: String,
     },
+    /// A configured validation rule does not compile or cannot be judged.
+    #[error("{entity}: {source}")]
+    Rule {
+        /// The entity whose rule it is.
+        entity: String,
+        /// What is wrong with the rule.
+        source: transformation::validation::ValidationError,
+    },
     /// A source file is not of the declared format as a whole (not a row of it).
     #[error("{path}: {message}")]
     Source {

@@ -12,12 +12,14 @@ use contract::{Entity, EntitySpec, RuleId, schema::processed_schema};
 
 use crate::config::{EntityConfig, IngestConfig};
 use crate::error::{IngestError, Result};
-use crate::keys::{KeySet, key_of};
+use transformation::validation::Validator;
+
+use crate::keys::{Holder, Key, KeySet, key_of, values_hash};
 use crate::mapping::Mapper;
 use crate::parse::ValueFormat;
-use crate::quarantine::{Quarantine, Rejection};
+use crate::quarantine::{Quarantine, RejectedBy, Rejection};
 use crate::source::{BATCH_ROWS, FileSet, QuerySource, RowSource, TextBatch};
-use crate::typing::{Failures, check_rows, type_column};
+use crate::typing::{Broken, Failures, check_rows, type_column};
 
 /// What an entity's ingestion yields, batch by batch.
 #[derive(Debug, Clone)]
@@ -39,8 +41,12 @@ pub struct EntitySummary {
     pub raw_rows: u64,
     /// Rows written to the processed layer.
     pub accepted: u64,
-    /// Rows quarantined, by rule.
+    /// Rows quarantined under the contract's rules (and `superseded`), by rule.
     pub quarantined: BTreeMap<RuleId, u64>,
+    /// Rows quarantined under the entity's configured rules, by rule id.
+    pub rejected_by_rules: BTreeMap<String, u64>,
+    /// Rows kept that broke a configured `warn` rule, by rule id.
+    pub warnings: BTreeMap<String, u64>,
     /// References not checked because their parent entity had no source this run.
     pub unchecked_references: Vec<String>,
 }
@@ -48,7 +54,7 @@ pub struct EntitySummary {
 impl EntitySummary {
     /// All quarantined rows.
     pub fn quarantined_total(&self) -> u64 {
-        self.quarantined.values().sum()
+        self.quarantined.values().sum::<u64>() + self.rejected_by_rules.values().sum::<u64>()
     }
 
     /// Rows quarantined as duplicates.
@@ -169,6 +175,7 @@ impl Ingestor {
                 )
             })
             .collect();
+        let deliveries = files.len();
         let mut run = EntityRun {
             spec,
             source,
@@ -184,12 +191,28 @@ impl Ingestor {
             accepted: 0,
             files,
             finished: false,
+            validator: None,
+            warnings: BTreeMap::new(),
+            several_deliveries: deliveries > 1,
+            delivery: 0,
+            current_file: None,
         };
         run.first = run.source.next_batch(&mut run.quarantine)?;
         if let Some(first) = &run.first {
             run.mapper.map(&first.values)?;
         }
         run.schema = processed_schema(spec, run.mapper.extra_columns());
+        if !config.rules.is_empty() {
+            let judged = Arc::new(nullable(&run.schema));
+            let validator =
+                Validator::compile(config.rules.clone(), &judged).map_err(|source| {
+                    IngestError::Rule {
+                        entity: entity.name().into(),
+                        source,
+                    }
+                })?;
+            run.validator = Some(validator);
+        }
         Ok(Some(run))
     }
 
@@ -203,6 +226,8 @@ impl Ingestor {
             raw_rows: run.source.records_read(),
             accepted: run.accepted,
             quarantined: run.quarantine.counts().clone(),
+            rejected_by_rules: run.quarantine.configured_counts().clone(),
+            warnings: run.warnings,
             unchecked_references: run
                 .references
                 .iter()
@@ -241,11 +266,18 @@ pub struct EntityRun {
     outputs: VecDeque<Output>,
     first: Option<TextBatch>,
     seen: KeySet,
-    orphaned: Vec<u128>,
+    orphaned: Vec<Key>,
     references: Vec<(usize, &'static str, Entity, Option<Arc<KeySet>>)>,
     accepted: u64,
     files: Vec<String>,
     finished: bool,
+    validator: Option<Validator>,
+    warnings: BTreeMap<String, u64>,
+    /// Whether the entity comes in more than one file (delivery).
+    several_deliveries: bool,
+    /// The ordinal of the file being read, in reading order (newest first).
+    delivery: u16,
+    current_file: Option<Arc<str>>,
 }
 
 impl EntityRun {
@@ -287,6 +319,12 @@ impl EntityRun {
     /// others come back as a processed batch.
     fn process(&mut self, batch: &TextBatch) -> Result<RecordBatch> {
         let rows = batch.values.num_rows();
+        if self.current_file.as_ref() != Some(&batch.file) {
+            if self.current_file.is_some() {
+                self.delivery = self.delivery.saturating_add(1);
+            }
+            self.current_file = Some(batch.file.clone());
+        }
         let mapped = self.mapper.map(&batch.values)?;
         let mut failures = Failures::new(rows);
         let typed: Vec<ArrayRef> = self
@@ -299,22 +337,8 @@ impl EntityRun {
             })
             .collect();
         check_rows(self.spec, &mapped.contract, &typed, &mut failures);
-        self.check_keys(&typed, &mut failures);
 
-        let keep: BooleanArray = (0..rows).map(|row| Some(failures.passes(row))).collect();
-        for row in (0..rows).filter(|&row| !failures.passes(row)) {
-            if let Some(failure) = failures.get(row) {
-                self.quarantine.push(Rejection {
-                    file: &batch.file,
-                    line: batch.lines.is_valid(row).then(|| batch.lines.value(row)),
-                    raw: batch.raw.value(row),
-                    rule: failure.rule,
-                    column: failure.column,
-                    reason: &failure.reason,
-                });
-            }
-        }
-        let mut columns = typed;
+        let mut columns = typed.clone();
         columns.extend(
             mapped
                 .extras
@@ -323,14 +347,42 @@ impl EntityRun {
         );
         columns.push(Arc::new(StringArray::from(vec![batch.file.as_ref(); rows])));
         columns.push(Arc::new(batch.lines.clone()));
-        let nullable = Schema::new(
-            self.schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        );
-        let all = RecordBatch::try_new(Arc::new(nullable), columns)?;
+        let all = RecordBatch::try_new(Arc::new(nullable(&self.schema)), columns)?;
+        self.check_configured(&all, &mut failures)?;
+        self.check_keys(&typed, &mut failures);
+
+        let keep: BooleanArray = (0..rows).map(|row| Some(failures.passes(row))).collect();
+        let rules = self.validator.as_ref().map(Validator::rules);
+        for row in (0..rows).filter(|&row| !failures.passes(row)) {
+            let Some(failure) = failures.get(row) else {
+                continue;
+            };
+            let (rule, column, reason) = match failure.rule {
+                Broken::Contract(rule) => (
+                    RejectedBy::Contract(rule),
+                    failure.column,
+                    failure.reason.clone(),
+                ),
+                Broken::Configured(index) => {
+                    let Some(rule) = rules.and_then(|r| r.get(index)) else {
+                        continue;
+                    };
+                    (
+                        RejectedBy::Configured(&rule.id),
+                        rule.check.column(),
+                        rule.reason(),
+                    )
+                }
+            };
+            self.quarantine.push(Rejection {
+                file: &batch.file,
+                line: batch.lines.is_valid(row).then(|| batch.lines.value(row)),
+                raw: batch.raw.value(row),
+                rule,
+                column,
+                reason: &reason,
+            });
+        }
         let accepted = filter_record_batch(&all, &keep)?;
         self.accepted += accepted.num_rows() as u64;
         Ok(RecordBatch::try_new(
@@ -339,7 +391,39 @@ impl EntityRun {
         )?)
     }
 
-    /// `duplicate` then `orphan_reference`, for the rows that passed every other rule.
+    /// The configured rules, on the rows that passed the contract's value rules.
+    fn check_configured(&mut self, all: &RecordBatch, failures: &mut Failures) -> Result<()> {
+        let Some(validator) = &mut self.validator else {
+            return Ok(());
+        };
+        let eligible: Vec<bool> = (0..all.num_rows()).map(|r| failures.passes(r)).collect();
+        let verdict = validator
+            .judge(all, &eligible)
+            .map_err(|source| IngestError::Rule {
+                entity: self.spec.entity.name().into(),
+                source,
+            })?;
+        for (rule, broken) in validator.rules().iter().zip(&verdict.broken) {
+            if *broken > 0 && rule.severity == transformation::validation::Severity::Warn {
+                *self.warnings.entry(rule.id.clone()).or_default() += broken;
+            }
+        }
+        for (row, rejected) in verdict.rejected_by.iter().enumerate() {
+            if let Some(index) = rejected {
+                failures.record_configured(row, *index);
+            }
+        }
+        Ok(())
+    }
+
+    /// `duplicate`, `superseded` then `orphan_reference`, for the rows that passed
+    /// every other rule.
+    ///
+    /// Files are read newest first, so the first row met with a key is the one kept:
+    /// within one file the first row wins (the contract's rule); a row of an older
+    /// file whose key a newer file holds is a `duplicate` when its values are the
+    /// same (a delivery made twice) and `superseded` when they differ (a re-delivered
+    /// row, such as a transaction whose status changed).
     fn check_keys(&mut self, typed: &[ArrayRef], failures: &mut Failures) {
         let column = |name: &str| {
             self.spec
@@ -350,6 +434,7 @@ impl EntityRun {
         };
         let key_columns: Vec<&ArrayRef> = self.spec.key.iter().filter_map(|k| column(k)).collect();
         let key_name = self.spec.key.join(", ");
+        let key_column = self.spec.key.first().copied();
         for row in 0..typed.first().map_or(0, |a| a.len()) {
             if !failures.passes(row) {
                 continue;
@@ -357,13 +442,33 @@ impl EntityRun {
             let Some(key) = key_of(&key_columns, row) else {
                 continue;
             };
-            if !self.seen.insert(key) {
-                failures.record(
-                    row,
-                    RuleId::Duplicate,
-                    self.spec.key.first().copied(),
-                    || format!("{key_name} repeats an earlier row's (the first one is kept)"),
-                );
+            // One delivery: every repeat is a duplicate, no need to compare values.
+            let content = if self.several_deliveries {
+                values_hash(typed, row)
+            } else {
+                0
+            };
+            let holder = Holder::new(self.delivery, content);
+            if let Some(held) = self.seen.insert(key, holder) {
+                let (rule, reason) = if held.delivery() == self.delivery {
+                    (
+                        RuleId::Duplicate,
+                        format!("{key_name} repeats an earlier row's (the first one is kept)"),
+                    )
+                } else if held.same_values(holder) {
+                    (
+                        RuleId::Duplicate,
+                        "the same row is in a later delivery (kept from there)".to_owned(),
+                    )
+                } else {
+                    (
+                        RuleId::Superseded,
+                        format!(
+                            "a later delivery has this {key_name} with other values (the latest delivery is kept)"
+                        ),
+                    )
+                };
+                failures.record(row, rule, key_column, || reason);
                 continue;
             }
             for (index, name, parent, keys) in &self.references {
@@ -388,6 +493,18 @@ impl EntityRun {
             }
         }
     }
+}
+
+/// `schema` with every field nullable: the shape of a batch before its failing rows
+/// are filtered out.
+fn nullable(schema: &Schema) -> Schema {
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    )
 }
 
 impl Iterator for EntityRun {

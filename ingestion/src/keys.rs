@@ -1,55 +1,96 @@
-//! Keys seen so far: duplicates within an entity and references between entities.
+//! Keys seen so far: duplicates and re-deliveries within an entity, and references
+//! between entities.
 //!
-//! A key is kept as a 128-bit hash of its values, so ten million keys take about
-//! 300 MB, whatever their length; a collision is as likely as none in practice
+//! A key is kept as a 128-bit hash of its values, with a 64-bit note of the row that
+//! holds it (its delivery and a hash of its values), so ten million keys take about
+//! 400 MB, whatever their length; a collision is as likely as none in practice
 //! (about 10⁻²⁵ for 10⁷ keys).
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
 use xxhash_rust::xxh3::Xxh3;
 
-/// The set of keys of one entity.
-#[derive(Debug, Default)]
-pub struct KeySet(HashSet<u128, BuildHasherDefault<PreHashed>>);
+/// The hash of a key's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key(u64, u64);
 
-/// A hasher for keys that are hashes already: it keeps their low 64 bits instead of
-/// hashing them again.
-#[derive(Debug, Default)]
-struct PreHashed(u64);
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // A hash already: its low half is as good a bucket as any.
+        state.write_u64(self.0);
+    }
+}
 
-impl Hasher for PreHashed {
+/// The row that holds a key: the delivery (file) it came in and a hash of its values
+/// (48 bits: enough to tell a re-delivered row from a changed one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder(u64);
+
+impl Holder {
+    /// The row of delivery `delivery` whose values hash to `content`.
+    pub fn new(delivery: u16, content: u64) -> Holder {
+        Holder(u64::from(delivery) << 48 | (content & 0xffff_ffff_ffff))
+    }
+
+    /// The delivery the row came in.
+    pub fn delivery(self) -> u16 {
+        (self.0 >> 48) as u16
+    }
+
+    /// Whether the two rows have the same values.
+    pub fn same_values(self, other: Holder) -> bool {
+        self.0 << 16 == other.0 << 16
+    }
+}
+
+/// The keys of one entity, each with the row that holds it.
+#[derive(Debug, Default)]
+pub struct KeySet(HashMap<Key, Holder, BuildHasherDefault<PassThrough>>);
+
+/// A hasher for keys that are hashes already: it keeps the one `u64` it is given.
+#[derive(Debug, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u128` is used for `u128` keys; fold anything else in.
+        // Only `write_u64` is used by `Key`; fold anything else in.
         self.0 = bytes
             .iter()
             .fold(self.0, |h, b| h.rotate_left(8) ^ u64::from(*b));
     }
 
-    fn write_u128(&mut self, key: u128) {
-        self.0 = key as u64;
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
     }
 }
 
 impl KeySet {
-    /// Adds a key; false when it was there already.
-    pub fn insert(&mut self, key: u128) -> bool {
-        self.0.insert(key)
+    /// Adds `key`, held by `holder`, unless it is there already: then returns the
+    /// row that holds it (and keeps that one).
+    pub fn insert(&mut self, key: Key, holder: Holder) -> Option<Holder> {
+        match self.0.entry(key) {
+            std::collections::hash_map::Entry::Occupied(held) => Some(*held.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(holder);
+                None
+            }
+        }
     }
 
     /// Whether the key is there.
-    pub fn contains(&self, key: u128) -> bool {
-        self.0.contains(&key)
+    pub fn contains(&self, key: Key) -> bool {
+        self.0.contains_key(&key)
     }
 
     /// Removes a key.
-    pub fn remove(&mut self, key: u128) {
+    pub fn remove(&mut self, key: Key) {
         self.0.remove(&key);
     }
 
@@ -66,38 +107,58 @@ impl KeySet {
 
 /// The hash of row `row`'s values in `columns` (null where a value is null: a key
 /// with a null in it is no key).
-pub fn key_of(columns: &[&ArrayRef], row: usize) -> Option<u128> {
+pub fn key_of(columns: &[&ArrayRef], row: usize) -> Option<Key> {
+    let mut hasher = Xxh3::new();
+    for column in columns {
+        if column.is_null(row) || !hash_value(&mut hasher, column, row) {
+            return None;
+        }
+    }
+    let digest = hasher.digest128();
+    Some(Key(digest as u64, (digest >> 64) as u64))
+}
+
+/// A hash of row `row`'s values in `columns`, nulls included.
+pub fn values_hash(columns: &[ArrayRef], row: usize) -> u64 {
     let mut hasher = Xxh3::new();
     for column in columns {
         if column.is_null(row) {
-            return None;
+            hasher.update(&[0x00]);
+        } else {
+            hasher.update(&[0x01]);
+            hash_value(&mut hasher, column, row);
         }
-        match column.data_type() {
-            DataType::Utf8 => hasher.update(column.as_string::<i32>().value(row).as_bytes()),
-            DataType::Date32 => {
-                hasher.update(&column.as_primitive::<Date32Type>().value(row).to_le_bytes())
-            }
-            DataType::Int32 => {
-                hasher.update(&column.as_primitive::<Int32Type>().value(row).to_le_bytes())
-            }
-            DataType::Timestamp(..) => hasher.update(
-                &column
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .value(row)
-                    .to_le_bytes(),
-            ),
-            DataType::Decimal128(..) => hasher.update(
-                &column
-                    .as_primitive::<Decimal128Type>()
-                    .value(row)
-                    .to_le_bytes(),
-            ),
-            DataType::Boolean => hasher.update(&[u8::from(column.as_boolean().value(row))]),
-            _ => return None,
-        }
-        hasher.update(&[0x1f]);
     }
-    Some(hasher.digest128())
+    hasher.digest()
+}
+
+/// Feeds one non-null value, then a separator; false for a type keys never have.
+fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) -> bool {
+    match column.data_type() {
+        DataType::Utf8 => hasher.update(column.as_string::<i32>().value(row).as_bytes()),
+        DataType::Date32 => {
+            hasher.update(&column.as_primitive::<Date32Type>().value(row).to_le_bytes())
+        }
+        DataType::Int32 => {
+            hasher.update(&column.as_primitive::<Int32Type>().value(row).to_le_bytes())
+        }
+        DataType::Timestamp(..) => hasher.update(
+            &column
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(row)
+                .to_le_bytes(),
+        ),
+        DataType::Decimal128(..) => hasher.update(
+            &column
+                .as_primitive::<Decimal128Type>()
+                .value(row)
+                .to_le_bytes(),
+        ),
+        DataType::Boolean => hasher.update(&[u8::from(column.as_boolean().value(row))]),
+        _ => return false,
+    }
+    hasher.update(&[0x1f]);
+    true
 }
 
 #[cfg(test)]
@@ -118,5 +179,27 @@ mod tests {
         assert_ne!(first, key_of(&[&ids, &days], 1));
         assert_eq!(key_of(&[&ids, &days], 2), None);
         assert_eq!(key_of(&[&ids], 0), key_of(&[&ids], 1));
+    }
+
+    #[test]
+    fn a_key_keeps_its_first_holder_and_tells_changed_values() {
+        let ids: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["t1", "t1", "t1"]));
+        let status: ArrayRef = Arc::new(arrow::array::StringArray::from(vec![
+            Some("booked"),
+            Some("booked"),
+            None,
+        ]));
+        let columns = [ids.clone(), status];
+        let key = key_of(&[&ids], 0).expect("a key");
+        let mut keys = KeySet::default();
+        let first = Holder::new(7, values_hash(&columns, 0));
+        assert_eq!(keys.insert(key, first), None);
+        let held = keys
+            .insert(key, Holder::new(3, values_hash(&columns, 1)))
+            .expect("held");
+        assert_eq!(held.delivery(), 7);
+        assert!(held.same_values(Holder::new(3, values_hash(&columns, 1))));
+        assert!(!held.same_values(Holder::new(3, values_hash(&columns, 2))));
+        assert!(keys.contains(key) && keys.len() == 1);
     }
 }

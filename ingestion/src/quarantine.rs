@@ -16,11 +16,20 @@ pub struct Rejection<'a> {
     /// The record as it was delivered.
     pub raw: &'a str,
     /// The first rule it breaks.
-    pub rule: RuleId,
+    pub rule: RejectedBy<'a>,
     /// The column at fault, where one is.
     pub column: Option<&'a str>,
     /// A sentence a person understands.
     pub reason: &'a str,
+}
+
+/// The rule a row is quarantined under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectedBy<'a> {
+    /// One of the contract's rules.
+    Contract(RuleId),
+    /// A configured validation rule, by id.
+    Configured(&'a str),
 }
 
 /// Collects rejected rows of one entity into quarantine batches and counts them by rule.
@@ -36,6 +45,7 @@ pub struct Quarantine {
     reason: StringBuilder,
     rows: usize,
     counts: BTreeMap<RuleId, u64>,
+    configured: BTreeMap<String, u64>,
 }
 
 impl Quarantine {
@@ -52,6 +62,7 @@ impl Quarantine {
             reason: StringBuilder::new(),
             rows: 0,
             counts: BTreeMap::new(),
+            configured: BTreeMap::new(),
         }
     }
 
@@ -60,11 +71,19 @@ impl Quarantine {
         self.file.append_value(row.file);
         self.line.append_option(row.line);
         self.raw.append_value(row.raw);
-        self.rule.append_value(row.rule.as_str());
+        match row.rule {
+            RejectedBy::Contract(rule) => {
+                self.rule.append_value(rule.as_str());
+                *self.counts.entry(rule).or_default() += 1;
+            }
+            RejectedBy::Configured(id) => {
+                self.rule.append_value(id);
+                *self.configured.entry(id.to_owned()).or_default() += 1;
+            }
+        }
         self.column.append_option(row.column);
         self.reason.append_value(row.reason);
         self.rows += 1;
-        *self.counts.entry(row.rule).or_default() += 1;
     }
 
     /// Rows waiting to be taken as a batch.
@@ -72,9 +91,14 @@ impl Quarantine {
         self.rows
     }
 
-    /// Rows quarantined so far, by rule.
+    /// Rows quarantined so far under the contract's rules, by rule.
     pub fn counts(&self) -> &BTreeMap<RuleId, u64> {
         &self.counts
+    }
+
+    /// Rows quarantined so far under configured rules, by rule id.
+    pub fn configured_counts(&self) -> &BTreeMap<String, u64> {
+        &self.configured
     }
 
     /// Takes the pending rows as a batch of the quarantine schema, if there are any.
@@ -116,23 +140,24 @@ mod tests {
             file: "t.csv",
             line: Some(3),
             raw: "a,b",
-            rule: RuleId::MalformedRecord,
+            rule: RejectedBy::Contract(RuleId::MalformedRecord),
             column: None,
             reason: "2 fields, expected 3",
         };
         q.push(row.clone());
         q.push(Rejection {
-            rule: RuleId::Duplicate,
+            rule: RejectedBy::Configured("amount_limit"),
             line: None,
             column: Some("transaction_id"),
             ..row
         });
         let batch = q.take_batch().expect("a valid batch").expect("two rows");
         assert_eq!(batch.num_rows(), 2);
-        assert_eq!(batch.column(4).as_string::<i32>().value(1), "duplicate");
+        assert_eq!(batch.column(4).as_string::<i32>().value(1), "amount_limit");
         assert!(batch.column(2).is_null(1));
         assert_eq!(batch.column(7).as_string::<i32>().value(0), "run-1");
         assert_eq!(q.counts().get(&RuleId::MalformedRecord), Some(&1));
+        assert_eq!(q.configured_counts().get("amount_limit"), Some(&1));
         assert!(q.take_batch().expect("no error").is_none());
     }
 }

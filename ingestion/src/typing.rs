@@ -12,15 +12,34 @@ use contract::{Check, Column, ColumnType, EntitySpec, RuleId, codes, schema::UTC
 use crate::iban;
 use crate::parse::{self, ValueFormat};
 
+/// A rule a row breaks: one of the contract's, or a configured one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// A contract rule.
+    Contract(RuleId),
+    /// The configured rule at this index of the entity's validator.
+    Configured(usize),
+}
+
 /// The first rule a row breaks, with the column at fault and a reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// The rule.
-    pub rule: RuleId,
+    pub rule: Broken,
     /// The column at fault, where one is.
     pub column: Option<&'static str>,
-    /// A sentence a person understands.
+    /// A sentence a person understands (empty for a configured rule: the rule has it).
     pub reason: String,
+}
+
+impl Failure {
+    /// The contract rule broken, if it is one.
+    pub fn contract_rule(&self) -> Option<RuleId> {
+        match self.rule {
+            Broken::Contract(rule) => Some(rule),
+            Broken::Configured(_) => None,
+        }
+    }
 }
 
 /// Per-row failures of a batch: `None` while a row breaks no rule.
@@ -43,11 +62,29 @@ impl Failures {
         reason: impl FnOnce() -> String,
     ) {
         let slot = &mut self.0[row];
-        if slot.as_ref().is_none_or(|f| rule < f.rule) {
+        let earlier = |f: &Failure| match f.rule {
+            Broken::Contract(other) => rule < other,
+            Broken::Configured(_) => false,
+        };
+        if slot.as_ref().is_none_or(earlier) {
             *slot = Some(Failure {
-                rule,
+                rule: Broken::Contract(rule),
                 column,
                 reason: reason(),
+            });
+        }
+    }
+
+    /// Records that `row`, which passed the contract's rules so far, breaks the
+    /// configured rule at `index` (configured rules run after the contract's value
+    /// rules and before its key rules).
+    pub fn record_configured(&mut self, row: usize, index: usize) {
+        let slot = &mut self.0[row];
+        if slot.is_none() {
+            *slot = Some(Failure {
+                rule: Broken::Configured(index),
+                column: None,
+                reason: String::new(),
             });
         }
     }
@@ -111,7 +148,7 @@ enum Typed {
     Bool(BooleanBuilder),
 }
 
-type Broken = (RuleId, String);
+type ValueError = (RuleId, String);
 
 impl Typed {
     fn new(ty: ColumnType, rows: usize) -> Typed {
@@ -143,7 +180,7 @@ impl Typed {
     }
 
     /// Parses and checks `v`, appending it; on a broken rule nothing is appended.
-    fn append(&mut self, column: &Column, v: &str, format: &ValueFormat) -> Result<(), Broken> {
+    fn append(&mut self, column: &Column, v: &str, format: &ValueFormat) -> Result<(), ValueError> {
         let unparseable =
             |reason: String| (RuleId::Unparseable, format!("{}: {reason}", column.name));
         match self {
@@ -192,7 +229,7 @@ impl Typed {
 }
 
 /// Normalises a text, code or ISO value and checks it; returns the stored form.
-fn check_text<'a>(column: &Column, v: &'a str) -> Result<&'a str, Broken> {
+fn check_text<'a>(column: &Column, v: &'a str) -> Result<&'a str, ValueError> {
     let unknown = |what: &str| {
         (
             RuleId::UnknownCode,
@@ -228,7 +265,11 @@ fn check_text<'a>(column: &Column, v: &'a str) -> Result<&'a str, Broken> {
     }
 }
 
-fn check_bound(column: &Column, value: i128, text: impl FnOnce() -> String) -> Result<(), Broken> {
+fn check_bound(
+    column: &Column,
+    value: i128,
+    text: impl FnOnce() -> String,
+) -> Result<(), ValueError> {
     let scale = match column.ty {
         ColumnType::Decimal { scale } => scale,
         _ => 0,
@@ -331,7 +372,9 @@ mod tests {
     }
 
     fn rules(failures: &Failures, rows: usize) -> Vec<Option<RuleId>> {
-        (0..rows).map(|r| failures.get(r).map(|f| f.rule)).collect()
+        (0..rows)
+            .map(|r| failures.get(r).and_then(Failure::contract_rule))
+            .collect()
     }
 
     #[test]
@@ -389,7 +432,7 @@ mod tests {
     fn iban_reason_does_not_quote_the_value() {
         let (_, failures) = run(Entity::Accounts, "iban", &[Some("DE89370400440532013001")]);
         let failure = failures.get(0).expect("invalid iban");
-        assert_eq!(failure.rule, RuleId::InvalidIban);
+        assert_eq!(failure.contract_rule(), Some(RuleId::InvalidIban));
         assert!(!failure.reason.contains("DE89"));
     }
 
@@ -402,7 +445,7 @@ mod tests {
         });
         failures.record(0, RuleId::Unparseable, Some("amount"), || "ignored".into());
         assert_eq!(
-            failures.get(0).map(|f| f.rule),
+            failures.get(0).and_then(Failure::contract_rule),
             Some(RuleId::MissingRequired)
         );
     }

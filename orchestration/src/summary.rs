@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use contract::RuleId;
 use ingestion::EntitySummary;
 
-/// Renders one line per entity: rows read, accepted, quarantined (by rule) and
-/// duplicates, with a total line.
+/// Renders one line per entity: rows read, accepted, quarantined (by rule, the
+/// configured rules after the contract's) and duplicates, then the configured rules'
+/// warnings, with a total line.
 pub fn render(summaries: &[EntitySummary]) -> String {
     let mut out = String::new();
     let header = ["entity", "read", "accepted", "quarantined", "duplicates"];
@@ -19,6 +20,11 @@ pub fn render(summaries: &[EntitySummary]) -> String {
         let rules: Vec<String> = RuleId::ALL
             .iter()
             .filter_map(|rule| s.quarantined.get(rule).map(|n| format!("{rule} {n}")))
+            .chain(
+                s.rejected_by_rules
+                    .iter()
+                    .map(|(rule, n)| format!("{rule} {n}")),
+            )
             .collect();
         let _ = writeln!(
             out,
@@ -30,6 +36,19 @@ pub fn render(summaries: &[EntitySummary]) -> String {
             s.duplicates(),
             rules.join(", ")
         );
+        if !s.warnings.is_empty() {
+            let warnings: Vec<String> = s
+                .warnings
+                .iter()
+                .map(|(rule, n)| format!("{rule} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{:<14} warnings (rows kept): {}",
+                "",
+                warnings.join(", ")
+            );
+        }
         for unchecked in &s.unchecked_references {
             let _ = writeln!(
                 out,

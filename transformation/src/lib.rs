@@ -8,6 +8,7 @@
 //! - [`fraud`]: the fraud rules behind `fact_fraudes`;
 //! - [`revenue`]: the revenue rules behind `fact_revenue`;
 //! - [`aggregation`]: the marts;
+//! - [`validation`]: the rule engine that judges rows (ingestion runs it too);
 //! - [`sql`]: the SQL building blocks they share.
 #![deny(missing_docs)]
 
@@ -19,5 +20,6 @@ pub mod fx;
 pub mod revenue;
 pub mod sql;
 pub mod star_schema;
+pub mod validation;
 
 pub use error::{Result, TransformError};

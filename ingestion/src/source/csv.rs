@@ -12,7 +12,7 @@ use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 use super::{BATCH_ROWS, RowSource, TextBatch, TextBatchBuilder};
 use crate::config::FormatOptions;
 use crate::error::{IngestError, Result};
-use crate::quarantine::{Quarantine, Rejection};
+use crate::quarantine::{Quarantine, RejectedBy, Rejection};
 
 const READ_CHUNK: usize = 1 << 20;
 
@@ -249,7 +249,7 @@ impl CsvSource {
                 file: &self.file,
                 line,
                 raw: &raw,
-                rule,
+                rule: RejectedBy::Contract(rule),
                 column,
                 reason,
             });

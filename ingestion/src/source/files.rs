@@ -7,7 +7,11 @@ use crate::config::{Format, FormatOptions};
 use crate::error::{IngestError, Result};
 use crate::quarantine::Quarantine;
 
-/// The files matching some glob patterns, read in name order as one source.
+/// The files matching some glob patterns, read as one source, newest delivery first.
+///
+/// Each file is a delivery, and file names sort in delivery order (dated names such
+/// as `transactions_2026-11-24.csv` do), so the set reads them in reverse name order:
+/// a key delivered again later is met first in its latest form.
 pub struct FileSet {
     files: Vec<PathBuf>,
     next_file: usize,
@@ -19,7 +23,7 @@ pub struct FileSet {
 
 impl FileSet {
     /// The files under `dir` matching `patterns` (relative to `dir`, or absolute),
-    /// sorted by name. No match is not an error: the set is empty.
+    /// in reverse name order. No match is not an error: the set is empty.
     pub fn new(
         dir: &Path,
         patterns: &[String],
@@ -48,7 +52,7 @@ impl FileSet {
                 }
             }
         }
-        files.sort();
+        files.sort_by(|a, b| b.cmp(a));
         Ok(FileSet {
             files,
             next_file: 0,
@@ -59,7 +63,7 @@ impl FileSet {
         })
     }
 
-    /// The matching files.
+    /// The matching files, in the order they are read.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }

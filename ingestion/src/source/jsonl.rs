@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{BATCH_ROWS, RowSource, TextBatch, TextBatchBuilder};
 use crate::error::{IngestError, Result};
-use crate::quarantine::{Quarantine, Rejection};
+use crate::quarantine::{Quarantine, RejectedBy, Rejection};
 
 /// Reads one JSON Lines file as batches of text.
 ///
@@ -55,7 +55,7 @@ impl JsonlSource {
             file: &self.file,
             line,
             raw,
-            rule,
+            rule: RejectedBy::Contract(rule),
             column: None,
             reason,
         });

@@ -2,6 +2,7 @@
 
 mod bad_rows;
 mod berka;
+mod deliveries;
 mod robustness;
 mod sources;
 

@@ -85,13 +85,14 @@ fn latin1_headerless_csv_over_several_files_with_sql_mapping() {
             (Some(3), "unknown_code".into(), Some("currency".into())),
         ]
     );
+    // The newest delivery (file name order) is read first.
     let per_eur = fx.accepted[0].column_by_name("per_eur").expect("per_eur");
     assert_eq!(per_eur.data_type(), &DataType::Decimal128(18, 6));
     assert_eq!(
         per_eur
             .as_primitive::<arrow::datatypes::Decimal128Type>()
             .value(0),
-        1_095_000
+        25_300_000
     );
 }
 

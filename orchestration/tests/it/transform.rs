@@ -26,7 +26,7 @@ async fn none(layout: &DataLayout, table: &str, condition: &str) -> bool {
 }
 
 /// Ingests `raw` with `config`, then builds the warehouse, as `bankpipe run` does.
-async fn run(
+pub(crate) async fn run(
     config: PipelineConfig,
     raw: &Path,
     layout: &DataLayout,
@@ -374,5 +374,170 @@ async fn a_late_account_is_quarantined_then_joins_when_it_arrives() {
         )
         .await,
         "T2 finds its account, owner and product"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_deliveries_update_the_warehouse_with_history_and_no_duplicates() {
+    let dir = tempfile::tempdir().expect("dir");
+    let raw = dir.path().join("raw");
+    std::fs::create_dir_all(&raw).expect("raw");
+    let write = |name: &str, text: &str| std::fs::write(raw.join(name), text).expect(name);
+    let client_header = "client_id,first_name,last_name,birth_date,gender,email,phone,city,country,segment,kyc_risk,joined_on,updated_at\n";
+    let client = |id: &str, segment: &str, day: u32| {
+        format!(
+            "{id},Ana,Novak,1980-02-03,F,,,Brno,CZ,{segment},low,2020-01-01,2024-03-0{day}T00:00:00Z\n"
+        )
+    };
+    let tx_header = "transaction_id,account_id,booked_at,value_date,amount,direction,currency,channel,merchant_name,mcc,counterparty_iban,country,balance_after,status,description\n";
+    let tx = |id: &str, account: &str, day: u32, status: &str| {
+        format!(
+            "{id},{account},2024-03-0{day}T10:00:00Z,2024-03-0{day},10.00,debit,EUR,card,,,,CZ,,{status},\n"
+        )
+    };
+    write(
+        "products.csv",
+        "product_id,name,category,monthly_fee,interest_rate,currency,active\n\
+         P1,Current,current_account,2.50,,EUR,true\n",
+    );
+    write(
+        "accounts.csv",
+        "account_id,client_id,product_id,iban,currency,opened_on,closed_on,status,branch_code,updated_at\n\
+         A1,C1,P1,,EUR,2020-01-01,,active,B1,2024-01-01T00:00:00Z\n\
+         A2,C2,P1,,EUR,2020-01-01,,active,B1,2024-01-01T00:00:00Z\n",
+    );
+    let day1_tx = format!(
+        "{tx_header}{}{}",
+        tx("T1", "A1", 1, "pending"),
+        tx("T2", "A2", 1, "booked")
+    );
+    write(
+        "clients_2024-03-01.csv",
+        &format!(
+            "{client_header}{}{}",
+            client("C1", "retail", 1),
+            client("C2", "retail", 1)
+        ),
+    );
+    write("transactions_2024-03-01.csv", &day1_tx);
+    let layout = DataLayout::new(dir.path());
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2024, 3, d).expect("date");
+    let pipeline = PipelineConfig::default;
+    let tables = run(pipeline(), &raw, &layout, "day-1", day(1)).await;
+    assert_eq!(rows_of(&tables, "fact_transactions"), 2);
+    let c2_key = "SELECT client_key FROM t WHERE client_id = 'C2'";
+    let c2_before = scalar(&layout, "dim_clients", c2_key).await;
+
+    // Day 2: C1 moves to premium, T1 is booked, T3 is new, and day 1 is sent again.
+    write(
+        "clients_2024-03-02.csv",
+        &format!("{client_header}{}", client("C1", "premium", 2)),
+    );
+    write(
+        "transactions_2024-03-02.csv",
+        &format!(
+            "{tx_header}{}{}",
+            tx("T1", "A1", 1, "booked"),
+            tx("T3", "A1", 2, "booked")
+        ),
+    );
+    write("transactions_2024-03-01_resent.csv", &day1_tx);
+    let tables = run(pipeline(), &raw, &layout, "day-2", day(2)).await;
+    assert_eq!(
+        rows_of(&tables, "fact_transactions"),
+        3,
+        "T1, T2, T3 once each"
+    );
+
+    // Day 3: C1 moves to private; T4.
+    write(
+        "clients_2024-03-03.csv",
+        &format!("{client_header}{}", client("C1", "private", 3)),
+    );
+    write(
+        "transactions_2024-03-03.csv",
+        &format!("{tx_header}{}", tx("T4", "A1", 3, "booked")),
+    );
+    let tables = run(pipeline(), &raw, &layout, "day-3", day(3)).await;
+    assert_eq!(rows_of(&tables, "fact_transactions"), 4);
+
+    let history = scalar(
+        &layout,
+        "dim_clients",
+        "SELECT segment, CAST(valid_from AS DATE) AS valid_from, CAST(valid_to AS DATE) AS valid_to, is_current \
+         FROM t WHERE client_id = 'C1' ORDER BY client_key",
+    )
+    .await;
+    assert_eq!(
+        history,
+        "+---------+------------+------------+------------+\n\
+         | segment | valid_from | valid_to   | is_current |\n\
+         +---------+------------+------------+------------+\n\
+         | retail  | 1970-01-01 | 2024-03-02 | false      |\n\
+         | premium | 2024-03-02 | 2024-03-03 | false      |\n\
+         | private | 2024-03-03 |            | true       |\n\
+         +---------+------------+------------+------------+",
+        "three runs, three versions of C1, back to back"
+    );
+    assert_eq!(
+        scalar(&layout, "dim_clients", c2_key).await,
+        c2_before,
+        "an unchanged client keeps its key"
+    );
+    let facts = "SELECT f.transaction_id, f.status, d.segment FROM t f \
+                 JOIN dim_clients d ON f.client_key = d.client_key ORDER BY f.transaction_id";
+    let ctx = delta::session();
+    for table in ["fact_transactions", "dim_clients"] {
+        let location = TableLocation::local(&layout.transformed(table)).expect("location");
+        delta::register(
+            &ctx,
+            if table == "dim_clients" { table } else { "t" },
+            &location,
+        )
+        .await
+        .expect("register");
+    }
+    let batches = ctx
+        .sql(facts)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("facts");
+    assert_eq!(
+        pretty_format_batches(&batches).expect("format").to_string(),
+        "+----------------+--------+---------+\n\
+         | transaction_id | status | segment |\n\
+         +----------------+--------+---------+\n\
+         | T1             | booked | retail  |\n\
+         | T2             | booked | retail  |\n\
+         | T3             | booked | premium |\n\
+         | T4             | booked | private |\n\
+         +----------------+--------+---------+",
+        "each transaction once, as last delivered, with the client version valid when it was booked"
+    );
+
+    // Running day 3 again changes nothing.
+    let all_facts = "SELECT * FROM t ORDER BY transaction_id";
+    let before = scalar(&layout, "fact_transactions", all_facts).await;
+    let dims_before = scalar(
+        &layout,
+        "dim_clients",
+        "SELECT * FROM t ORDER BY client_key",
+    )
+    .await;
+    run(pipeline(), &raw, &layout, "day-3-again", day(3)).await;
+    assert_eq!(
+        scalar(&layout, "fact_transactions", all_facts).await,
+        before
+    );
+    assert_eq!(
+        scalar(
+            &layout,
+            "dim_clients",
+            "SELECT * FROM t ORDER BY client_key"
+        )
+        .await,
+        dims_before
     );
 }
