@@ -163,6 +163,9 @@ pub struct FormatOptions {
     pub date_formats: Vec<String>,
     /// Extra timestamp formats (`chrono` syntax), tried after ISO 8601; read as UTC.
     pub timestamp_formats: Vec<String>,
+    /// Values that mean "no value" besides an empty field, e.g. `["NULL", "N/A"]`
+    /// (matched after trimming, case-sensitive; counted as cleaned).
+    pub null_values: Vec<String>,
 }
 
 impl Default for FormatOptions {
@@ -175,6 +178,7 @@ impl Default for FormatOptions {
             decimal_comma: false,
             date_formats: Vec::new(),
             timestamp_formats: Vec::new(),
+            null_values: Vec::new(),
         }
     }
 }
@@ -186,6 +190,7 @@ impl FormatOptions {
             decimal_comma: self.decimal_comma,
             date_formats: self.date_formats.clone(),
             timestamp_formats: self.timestamp_formats.clone(),
+            null_values: self.null_values.clone(),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::config::{EntityConfig, IngestConfig};
 use crate::error::{IngestError, Result};
 use transformation::validation::Validator;
 
+use crate::cleaning::Cleaning;
 use crate::keys::{Holder, Key, KeySet, key_of, values_hash};
 use crate::mapping::Mapper;
 use crate::parse::ValueFormat;
@@ -47,6 +48,8 @@ pub struct EntitySummary {
     pub rejected_by_rules: BTreeMap<String, u64>,
     /// Rows kept that broke a configured `warn` rule, by rule id.
     pub warnings: BTreeMap<String, u64>,
+    /// Values cleaned on the way in, per column and action.
+    pub cleaned: Cleaning,
     /// References not checked because their parent entity had no source this run.
     pub unchecked_references: Vec<String>,
 }
@@ -193,6 +196,7 @@ impl Ingestor {
             finished: false,
             validator: None,
             warnings: BTreeMap::new(),
+            cleaning: Cleaning::default(),
             several_deliveries: deliveries > 1,
             delivery: 0,
             current_file: None,
@@ -228,6 +232,7 @@ impl Ingestor {
             quarantined: run.quarantine.counts().clone(),
             rejected_by_rules: run.quarantine.configured_counts().clone(),
             warnings: run.warnings,
+            cleaned: run.cleaning,
             unchecked_references: run
                 .references
                 .iter()
@@ -273,6 +278,7 @@ pub struct EntityRun {
     finished: bool,
     validator: Option<Validator>,
     warnings: BTreeMap<String, u64>,
+    cleaning: Cleaning,
     /// Whether the entity comes in more than one file (delivery).
     several_deliveries: bool,
     /// The ordinal of the file being read, in reading order (newest first).
@@ -333,7 +339,14 @@ impl EntityRun {
             .iter()
             .zip(&mapped.contract)
             .map(|(column, text)| {
-                type_column(column, text.as_ref(), rows, &self.format, &mut failures)
+                type_column(
+                    column,
+                    text.as_ref(),
+                    rows,
+                    &self.format,
+                    &mut failures,
+                    &mut self.cleaning,
+                )
             })
             .collect();
         check_rows(self.spec, &mapped.contract, &typed, &mut failures);

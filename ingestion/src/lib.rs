@@ -16,6 +16,7 @@
 //! Everything streams: memory holds a batch of each stage and the entity's keys.
 #![deny(missing_docs)]
 
+pub mod cleaning;
 pub mod config;
 pub mod error;
 pub mod iban;

@@ -14,6 +14,8 @@ pub struct ValueFormat {
     pub date_formats: Vec<String>,
     /// Extra `chrono` formats tried after ISO 8601, e.g. `%d/%m/%Y %H:%M`.
     pub timestamp_formats: Vec<String>,
+    /// Values that mean "no value" (`NULL`, `N/A`, …), besides an empty field.
+    pub null_values: Vec<String>,
 }
 
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01, for Arrow's `Date32`.

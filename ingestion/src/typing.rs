@@ -9,6 +9,7 @@ use arrow::array::{
 };
 use contract::{Check, Column, ColumnType, EntitySpec, RuleId, codes, schema::UTC};
 
+use crate::cleaning::{Action, Cleaning};
 use crate::iban;
 use crate::parse::{self, ValueFormat};
 
@@ -101,22 +102,40 @@ impl Failures {
 }
 
 /// Types the text of contract column `column` into its Arrow type, recording the
-/// failures of the column's own rules (required, type, bound, code, IBAN).
+/// failures of the column's own rules (required, type, bound, code, IBAN) and
+/// counting the values cleaned on the way (trimmed, blank or null token read as no
+/// value, case normalised).
 pub fn type_column(
     column: &'static Column,
     text: Option<&ArrayRef>,
     rows: usize,
     format: &ValueFormat,
     failures: &mut Failures,
+    cleaning: &mut Cleaning,
 ) -> ArrayRef {
     let text: Option<&StringArray> = text.and_then(|t| t.as_string_opt::<i32>());
-    let value = |row: usize| {
-        text.filter(|t| t.is_valid(row))
-            .map(|t| t.value(row).trim())
-            .filter(|v| !v.is_empty())
+    let mut value = |row: usize| {
+        let given = text.filter(|t| t.is_valid(row)).map(|t| t.value(row))?;
+        let v = given.trim();
+        if v.len() != given.len() {
+            cleaning.record(
+                column.name,
+                if v.is_empty() {
+                    Action::BlankToNull
+                } else {
+                    Action::Trim
+                },
+            );
+        }
+        if format.null_values.iter().any(|token| token == v) {
+            cleaning.record(column.name, Action::NullToken);
+            return None;
+        }
+        Some(v).filter(|v| !v.is_empty())
     };
     let name = Some(column.name);
     let mut typed = Typed::new(column.ty, rows);
+    let mut normalised = 0;
     for row in 0..rows {
         let Some(v) = value(row) else {
             if column.required {
@@ -128,13 +147,14 @@ pub fn type_column(
             continue;
         };
         match typed.append(column, v, format) {
-            Ok(()) => {}
+            Ok(changed) => normalised += usize::from(changed),
             Err((rule, reason)) => {
                 typed.append_null();
                 failures.record(row, rule, name, || reason);
             }
         }
     }
+    (0..normalised).for_each(|_| cleaning.record(column.name, Action::NormaliseCase));
     typed.finish()
 }
 
@@ -180,11 +200,21 @@ impl Typed {
     }
 
     /// Parses and checks `v`, appending it; on a broken rule nothing is appended.
-    fn append(&mut self, column: &Column, v: &str, format: &ValueFormat) -> Result<(), ValueError> {
+    /// True when the stored text differs from `v` (a code in another case).
+    fn append(
+        &mut self,
+        column: &Column,
+        v: &str,
+        format: &ValueFormat,
+    ) -> Result<bool, ValueError> {
         let unparseable =
             |reason: String| (RuleId::Unparseable, format!("{}: {reason}", column.name));
         match self {
-            Typed::Text(b) => b.append_value(check_text(column, v)?),
+            Typed::Text(b) => {
+                let stored = check_text(column, v)?;
+                b.append_value(stored);
+                return Ok(stored != v);
+            }
             Typed::Date(b) => {
                 let date = parse::date(v, &format.date_formats).map_err(unparseable)?;
                 b.append_value(parse::date32(date));
@@ -204,7 +234,7 @@ impl Typed {
             }
             Typed::Bool(b) => b.append_value(parse::boolean(v).map_err(unparseable)?),
         }
-        Ok(())
+        Ok(false)
     }
 
     fn finish(self) -> ArrayRef {
@@ -367,6 +397,7 @@ mod tests {
             values.len(),
             &ValueFormat::default(),
             &mut failures,
+            &mut Cleaning::default(),
         );
         (array, failures)
     }
@@ -461,6 +492,7 @@ mod tests {
             3,
             &ValueFormat::default(),
             &mut failures,
+            &mut Cleaning::default(),
         );
         let mut typed: Vec<ArrayRef> = spec
             .columns
@@ -500,6 +532,7 @@ mod tests {
             2,
             &format,
             &mut failures,
+            &mut Cleaning::default(),
         );
         typed[9] = type_column(
             maturity,
@@ -507,6 +540,7 @@ mod tests {
             2,
             &format,
             &mut failures,
+            &mut Cleaning::default(),
         );
         check_rows(spec, &vec![None; spec.columns.len()], &typed, &mut failures);
         assert_eq!(rules(&failures, 2), [None, Some(RuleId::DateOrder)]);

@@ -6,8 +6,8 @@ use contract::RuleId;
 use ingestion::EntitySummary;
 
 /// Renders one line per entity: rows read, accepted, quarantined (by rule, the
-/// configured rules after the contract's) and duplicates, then the configured rules'
-/// warnings, with a total line.
+/// configured rules after the contract's) and duplicates, then the values cleaned
+/// and the configured rules' warnings, with a total line.
 pub fn render(summaries: &[EntitySummary]) -> String {
     let mut out = String::new();
     let header = ["entity", "read", "accepted", "quarantined", "duplicates"];
@@ -36,6 +36,14 @@ pub fn render(summaries: &[EntitySummary]) -> String {
             s.duplicates(),
             rules.join(", ")
         );
+        if !s.cleaned.is_empty() {
+            let cleaned: Vec<String> = s
+                .cleaned
+                .counts()
+                .map(|(column, action, n)| format!("{column} {action} {n}"))
+                .collect();
+            let _ = writeln!(out, "{:<14} cleaned: {}", "", cleaned.join(", "));
+        }
         if !s.warnings.is_empty() {
             let warnings: Vec<String> = s
                 .warnings

@@ -110,12 +110,14 @@ fn each_bad_row_gets_its_rule_and_nothing_is_lost() {
 fn decimal_comma_and_case_are_configurable() {
     let dir = folder(&[(
         "transactions.csv",
-        b"transaction_id;account_id;booked_at;value_date;amount;direction;currency;channel;country;status\n\
-          T1;A1;01/03/2024 08:00;01/03/2024;1,50;DEBIT;eur;Card;fr;BOOKED\n",
+        b"transaction_id;account_id;booked_at;value_date;amount;direction;currency;channel;country;status;description\n\
+          T1;A1;01/03/2024 08:00;01/03/2024;1,50;DEBIT;eur;Card;fr;BOOKED;\n\
+          T2;A1;01/03/2024 09:00;01/03/2024; 2,00 ;debit;EUR;card;FR;booked;N/A\n",
     )]);
     let config = IngestConfig::from_toml(
         r#"[entities.transactions.options]
            delimiter = ";"
+           null_values = ["N/A"]
            decimal_comma = true
            date_formats = ["%d/%m/%Y"]
            timestamp_formats = ["%d/%m/%Y %H:%M"]"#,
@@ -124,6 +126,14 @@ fn decimal_comma_and_case_are_configurable() {
     let out = ingest(dir.path(), config);
     let tx = &out[&Entity::Transactions];
     assert_eq!(tx.summary.quarantined_total(), 0, "{:?}", tx.rejections());
+    use ingestion::cleaning::Action;
+    let cleaned = &tx.summary.cleaned;
+    for column in ["direction", "currency", "channel", "country", "status"] {
+        assert_eq!(cleaned.get(column, Action::NormaliseCase), 1, "{column}");
+    }
+    assert_eq!(cleaned.get("amount", Action::Trim), 1);
+    assert_eq!(cleaned.get("description", Action::NullToken), 1);
+    assert_eq!(cleaned.get("transaction_id", Action::Trim), 0);
     let batch = &tx.accepted[0];
     use arrow::array::AsArray;
     let amount = batch
