@@ -195,12 +195,17 @@ impl Stage<'_> {
             counter.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
         });
         let metadata = delta::run_metadata(self.run_id);
+        let partition_by: Vec<&str> = facts::MONTHLY_PARTITIONS
+            .iter()
+            .filter(|(name, _)| *name == table)
+            .map(|(_, column)| *column)
+            .collect();
         delta::write_stream(
             &location,
             schema,
             stream,
             WriteMode::Overwrite,
-            &[],
+            &partition_by,
             metadata,
         )
         .await?;

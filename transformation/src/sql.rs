@@ -11,6 +11,12 @@ pub fn date_key(expr: &str) -> String {
     format!("CAST(to_char({expr}, '%Y%m%d') AS INT)")
 }
 
+/// The `YYYY-MM` month of a date or timestamp expression, as text (the partition
+/// value of the monthly partitioned facts).
+pub fn month(expr: &str) -> String {
+    format!("to_char({expr}, '%Y-%m')")
+}
+
 /// The last day of the month of a date or timestamp expression, as a date.
 pub fn month_end(expr: &str) -> String {
     format!(

@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 
-use crate::sql::{cents, date_key, date_literal, day_start, days_between, render, valid_at};
+use crate::sql::{cents, date_key, date_literal, day_start, days_between, month, render, valid_at};
 
 /// `transactions_eur`: the processed transactions with `amount_eur` at the booking
 /// day's rate. Registered as a view; the facts and the fraud rules read it.
@@ -17,9 +17,17 @@ SELECT t.*, CAST(round(CAST(t.amount AS DECIMAL(38, 10)) / f.per_eur, 2) AS DECI
 FROM transactions t
 LEFT JOIN fx_daily f ON f.currency = t.currency AND f.date = CAST(t.booked_at AS DATE)";
 
+/// The facts stored partitioned by month, with their partition column: the large,
+/// ever-growing ones, so that a month can be read, replaced or compacted alone.
+pub const MONTHLY_PARTITIONS: [(&str, &str); 2] = [
+    ("fact_transactions", "booked_month"),
+    ("fact_payments", "due_month"),
+];
+
 /// `fact_transactions`: one row per processed transaction, whatever its status, with
 /// the account, client (versions valid at booking time) and product keys, the signed
-/// amount, the EUR amount, and whether a fraud rule flagged it (`fact_fraudes`).
+/// amount, the EUR amount, whether a fraud rule flagged it (`fact_fraudes`), and its
+/// month (`booked_month`, `YYYY-MM`, the partition).
 pub fn fact_transactions() -> String {
     render(
         "\
@@ -34,7 +42,8 @@ SELECT t.transaction_id,
        t.currency, t.direction, t.channel, t.status, t.mcc, t.country,
        t.country <> COALESCE(c.country, t.country) AS is_international,
        s.transaction_id IS NOT NULL AS is_suspicious,
-       t.booked_at, t.value_date
+       t.booked_at, t.value_date,
+       {month} AS booked_month
 FROM transactions_eur t
 LEFT JOIN dim_accounts a ON a.account_id = t.account_id AND {account_valid}
 LEFT JOIN dim_clients c ON c.client_id = a.client_id AND {client_valid}
@@ -42,6 +51,7 @@ LEFT JOIN dim_products p ON p.product_id = a.product_id
 LEFT JOIN (SELECT DISTINCT transaction_id FROM fact_fraudes) s ON s.transaction_id = t.transaction_id",
         &[
             ("date_key", date_key("t.booked_at")),
+            ("month", month("t.booked_at")),
             ("account_valid", valid_at("a", "t.booked_at")),
             ("client_valid", valid_at("c", "t.booked_at")),
         ],
@@ -181,7 +191,7 @@ FROM states s JOIN loans l ON l.loan_id = s.loan_id",
 /// `fact_payments`: one row per payment, with the account and client versions valid at
 /// its due date, the EUR amount at the due day's rate, and `days_late`: for a paid
 /// payment the days from due to paid (never negative), for an unpaid one the days it
-/// is overdue at `as_of`.
+/// is overdue at `as_of`; partitioned by the month due (`due_month`).
 pub fn fact_payments(as_of: NaiveDate) -> String {
     let as_of = date_literal(as_of);
     let due = day_start("p.due_date");
@@ -198,13 +208,15 @@ SELECT p.payment_id, p.loan_id,
        p.currency, p.kind, p.status,
        CAST(CASE WHEN p.paid_at IS NOT NULL THEN greatest({late_paid}, 0)
                  WHEN p.due_date < {as_of} THEN {late_unpaid}
-                 ELSE 0 END AS INT) AS days_late
+                 ELSE 0 END AS INT) AS days_late,
+       {month} AS due_month
 FROM payments p
 LEFT JOIN dim_accounts a ON a.account_id = p.account_id AND {account_valid}
 LEFT JOIN dim_clients c ON c.client_id = a.client_id AND {client_valid}
 LEFT JOIN fx_daily f ON f.currency = p.currency AND f.date = p.due_date",
         &[
             ("due_key", date_key("p.due_date")),
+            ("month", month("p.due_date")),
             ("paid_key", date_key("p.paid_at")),
             ("amount_eur", cents("p.amount / f.per_eur")),
             (
