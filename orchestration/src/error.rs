@@ -36,6 +36,34 @@ pub enum PipelineError {
     /// An ingestion did not find the counts its input was generated with.
     #[error("counts differ from the generator's expected.json: {0}")]
     Expected(String),
+    /// Loading PostgreSQL, or connecting to it, failed.
+    #[error(transparent)]
+    Postgres(#[from] storage::postgres::PostgresError),
+    /// A table of the warehouse is not in the lake.
+    #[error(
+        "no Delta table {table} at {path}: build the warehouse first (bankpipe run, or \
+         bankpipe demo), with the same --data"
+    )]
+    MissingTable {
+        /// The table.
+        table: String,
+        /// Where it should be.
+        path: std::path::PathBuf,
+    },
+    /// No PostgreSQL URL was given.
+    #[error(
+        "no PostgreSQL URL: pass --database-url postgres://user@host:port/database or set \
+         DATABASE_URL"
+    )]
+    NoDatabaseUrl,
+    /// Some connection checks failed.
+    #[error("{failed} of {checks} connection checks failed (see the table above)")]
+    ChecksFailed {
+        /// The checks that failed.
+        failed: usize,
+        /// The checks made.
+        checks: usize,
+    },
     /// A background task panicked or was cancelled: a bug.
     #[error("internal error: a pipeline task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

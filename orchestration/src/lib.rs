@@ -6,6 +6,7 @@
 //! command prints.
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod expected;
@@ -13,6 +14,7 @@ pub mod generate;
 pub mod headline;
 pub mod ingest;
 pub mod layout;
+pub mod publish;
 pub mod summary;
 pub mod transform;
 

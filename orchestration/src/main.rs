@@ -75,6 +75,40 @@ enum Command {
         #[arg(long, default_value_t = 0.01)]
         defects: f64,
     },
+    /// Loads the warehouse's Delta tables into PostgreSQL, all in one transaction.
+    LoadPostgres {
+        #[command(flatten)]
+        target: PostgresTarget,
+    },
+    /// Checks the data folder, every Delta table and PostgreSQL; fails if one fails.
+    CheckConnections {
+        #[command(flatten)]
+        target: PostgresTarget,
+    },
+}
+
+/// The lake and the PostgreSQL warehouse.
+#[derive(Debug, clap::Args)]
+struct PostgresTarget {
+    /// The data folder that holds the layers.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// postgres://user[:password]@host:port/database (default: $DATABASE_URL).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The warehouse's PostgreSQL schema.
+    #[arg(long, default_value = orchestration::publish::DEFAULT_SCHEMA)]
+    schema: String,
+}
+
+impl PostgresTarget {
+    /// `--database-url`, else `DATABASE_URL`.
+    fn url(&self) -> Option<String> {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .filter(|url| !url.is_empty())
+    }
 }
 
 /// Where the inputs and the lake are.
@@ -185,6 +219,8 @@ async fn run(command: Command) -> Result<(), PipelineError> {
             scale,
             defects,
         } => demo(data, scale, defects).await,
+        Command::LoadPostgres { target } => load_postgres(&target).await,
+        Command::CheckConnections { target } => check_connections(&target).await,
     }
 }
 
@@ -322,4 +358,45 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
     }
     let options = TransformOptions::new(&layout, &run_id, end_date, ModelConfig::default())?;
     run_transform(&options, &raw).await
+}
+
+/// `load-postgres`: every warehouse table into PostgreSQL, then a table of rows, seconds
+/// and rows per second.
+async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
+    let url = target.url().ok_or(PipelineError::NoDatabaseUrl)?;
+    let layout = DataLayout::new(&target.data);
+    println!(
+        "load {} → PostgreSQL {} schema {}",
+        layout.root().display(),
+        storage::postgres::describe_url(&url),
+        target.schema
+    );
+    let mut client = storage::postgres::connect(&url, 5, Duration::from_millis(500)).await?;
+    let report = orchestration::publish::publish(&layout, &mut client, &target.schema).await?;
+    print!("{}", orchestration::publish::render(&report));
+    println!("published in one transaction: readers saw the previous tables until the commit");
+    Ok(())
+}
+
+/// `check-connections`: the table of checks; an error (non-zero exit) if one failed.
+async fn check_connections(target: &PostgresTarget) -> Result<(), PipelineError> {
+    use orchestration::check::{CheckOptions, check_connections, render};
+    let options = CheckOptions {
+        layout: DataLayout::new(&target.data),
+        database_url: target.url(),
+        schema: target.schema.clone(),
+        attempts: 3,
+        first_backoff: Duration::from_millis(250),
+    };
+    let checks = check_connections(&options).await;
+    print!("{}", render(&checks));
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if failed > 0 {
+        return Err(PipelineError::ChecksFailed {
+            failed,
+            checks: checks.len(),
+        });
+    }
+    println!("all {} checks passed", checks.len());
+    Ok(())
 }

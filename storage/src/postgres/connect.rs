@@ -105,6 +105,14 @@ fn may_pass(failure: ConnectFailure, error: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// What a connection URL points at, to show to people: `user@host:port/database`, never
+/// the password; `(an invalid PostgreSQL URL)` when it does not parse.
+pub fn describe_url(url: &str) -> String {
+    url.parse::<Config>()
+        .map(|config| target(&config))
+        .unwrap_or_else(|_| "(an invalid PostgreSQL URL)".to_owned())
+}
+
 /// `user@host:port[,host:port…]/database`, without the password.
 fn target(config: &Config) -> String {
     let ports = config.get_ports();
@@ -145,6 +153,12 @@ mod tests {
         assert!(!shown.contains("s3cret"));
         let config: Config = "host=a,b port=1 user=u".parse().unwrap();
         assert_eq!(target(&config), "u@a:1,b:1/u");
+        let shown = describe_url("postgres://loader:s3cret@db.example/warehouse");
+        assert_eq!(shown, "loader@db.example:5432/warehouse");
+        assert_eq!(
+            describe_url("postgres://u:s3cret@h:notaport/db"),
+            "(an invalid PostgreSQL URL)"
+        );
     }
 
     #[tokio::test]

@@ -131,7 +131,7 @@ impl PostgresError {
     }
 
     /// A failed statement: keeps its first line, the server's message and advice.
-    pub(crate) fn query(statement: &str, source: tokio_postgres::Error) -> PostgresError {
+    pub fn query(statement: &str, source: tokio_postgres::Error) -> PostgresError {
         PostgresError::Query {
             statement: statement
                 .lines()

@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use futures::{Stream, StreamExt};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::columns::ColumnWriter;
 use super::ddl::create_statements;
@@ -68,17 +68,20 @@ where
 {
     let statements = create_statements(spec)?;
     let plan = LoadPlan::new(spec, mode)?;
-    for statement in &statements {
-        client
-            .batch_execute(statement)
-            .await
-            .map_err(|e| PostgresError::query(statement, e))?;
-    }
+    execute_all(&*client, &statements).await?;
     let transaction = client
         .transaction()
         .await
         .map_err(|e| PostgresError::query("BEGIN", e))?;
-    match plan.run(&transaction, batches).await {
+    let result = async {
+        transaction
+            .batch_execute(DEFER_CONSTRAINTS)
+            .await
+            .map_err(|e| PostgresError::query(DEFER_CONSTRAINTS, e))?;
+        plan.run(&transaction, batches).await
+    }
+    .await;
+    match result {
         Ok(rows) => {
             transaction
                 .commit()
@@ -94,6 +97,37 @@ where
         }
     }
 }
+
+/// Loads a stream of batches into the table of `spec` inside the caller's
+/// `transaction`, which the caller commits (or rolls back): the way to load several
+/// tables so that they change together, in one commit.
+///
+/// Runs [`create_statements`] in the transaction (a table created here is gone again
+/// if the transaction rolls back), then streams the batches as step 3 of [`load`]
+/// does, in `mode` and with the same checks of each batch. Unlike [`load`], it does not
+/// defer the constraints: they are checked in the transaction's mode (`SET
+/// CONSTRAINTS`); in the default, immediate, mode every foreign key is checked when the
+/// COPY (or the upsert) ends, and that cost is part of the load. After an error the
+/// transaction is aborted: the caller rolls it back, and no table it touched changes.
+pub async fn load_in<S, E>(
+    transaction: &Transaction<'_>,
+    spec: &TableSpec,
+    batches: S,
+    mode: LoadMode,
+) -> Result<LoadReport, PostgresError>
+where
+    S: Stream<Item = Result<RecordBatch, E>> + Unpin,
+    E: Error + Send + Sync + 'static,
+{
+    let statements = create_statements(spec)?;
+    let plan = LoadPlan::new(spec, mode)?;
+    execute_all(transaction, &statements).await?;
+    let rows = plan.run(transaction, batches).await?;
+    Ok(LoadReport { rows })
+}
+
+/// Defers the deferrable constraints (the foreign keys) to the commit of a [`load`].
+const DEFER_CONSTRAINTS: &str = "SET CONSTRAINTS ALL DEFERRED";
 
 /// The statements and wire types of one load.
 struct LoadPlan<'s> {
@@ -111,7 +145,7 @@ impl<'s> LoadPlan<'s> {
         let columns = quote_list(&spec.column_names());
         let copy_into =
             |table: &str| format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)");
-        let mut prepare = vec!["SET CONSTRAINTS ALL DEFERRED".to_owned()];
+        let mut prepare = Vec::new();
         let (copy, publish) = match mode {
             LoadMode::Replace => {
                 prepare.push(format!("DELETE FROM {}", spec.qualified()));
@@ -274,12 +308,13 @@ fn on_conflict(spec: &TableSpec) -> Result<String, PostgresError> {
     ))
 }
 
-async fn execute_all(
-    transaction: &Transaction<'_>,
+/// Runs `statements` one after the other on a client or in a transaction.
+async fn execute_all<C: GenericClient>(
+    client: &C,
     statements: &[String],
 ) -> Result<(), PostgresError> {
     for statement in statements {
-        transaction
+        client
             .batch_execute(statement)
             .await
             .map_err(|e| PostgresError::query(statement, e))?;
@@ -330,10 +365,7 @@ mod tests {
     fn replace_deletes_then_copies_into_the_table() {
         let spec = spec(&["id"]);
         let plan = LoadPlan::new(&spec, LoadMode::Replace).unwrap();
-        assert_eq!(
-            plan.prepare,
-            ["SET CONSTRAINTS ALL DEFERRED", "DELETE FROM \"s\".\"t\""]
-        );
+        assert_eq!(plan.prepare, ["DELETE FROM \"s\".\"t\""]);
         assert_eq!(
             plan.copy,
             "COPY \"s\".\"t\" (\"id\", \"v\") FROM STDIN (FORMAT binary)"
@@ -346,7 +378,7 @@ mod tests {
         let spec = spec(&["id"]);
         let plan = LoadPlan::new(&spec, LoadMode::Upsert).unwrap();
         assert_eq!(
-            plan.prepare[1],
+            plan.prepare[0],
             "CREATE TEMP TABLE pg_temp.\"t__staging\" (LIKE \"s\".\"t\" INCLUDING DEFAULTS) \
              ON COMMIT DROP"
         );

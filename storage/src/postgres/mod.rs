@@ -37,6 +37,10 @@
 //! than the COPY itself (1 M rows with a primary key: 1.0 s of COPY into staging plus
 //! 2.4 s of insert, against 2.2 s for the whole direct load).
 //!
+//! [`load_in`] does steps 1 to 3 inside a transaction of the caller's, which commits:
+//! several tables then change together, in one commit (the whole warehouse, say), and
+//! the foreign keys are checked in the transaction's mode, immediate by default.
+//!
 //! [`connect`] makes the connection, with bounded retries and errors that name the
 //! server (never the password) and tell an unreachable server from refused credentials.
 
@@ -50,10 +54,10 @@ mod numeric;
 mod spec;
 mod types;
 
-pub use connect::connect;
+pub use connect::{connect, describe_url};
 pub use ddl::create_statements;
 pub use error::{ConnectFailure, PostgresError, StreamError};
-pub use load::{LoadMode, LoadReport, load};
+pub use load::{LoadMode, LoadReport, load, load_in};
 pub use numeric::Numeric;
 pub use spec::{ForeignKey, TableSpec};
 pub use types::pg_type;

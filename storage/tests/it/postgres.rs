@@ -999,6 +999,108 @@ async fn foreign_keys_hold_from_dimension_to_fact() {
     assert_eq!(db.fingerprint("fact_transactions").await, before);
 }
 
+/// Loads `batches` into `spec`'s table inside `transaction` (see `postgres::load_in`).
+async fn load_in(
+    transaction: &tokio_postgres::Transaction<'_>,
+    spec: &TableSpec,
+    batches: Batches,
+) -> Result<LoadReport, PostgresError> {
+    postgres::load_in(transaction, spec, stream::iter(batches), LoadMode::Replace).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_loaded_in_one_transaction_change_together_with_immediate_keys() {
+    let mut db = test_db!("load_in");
+    let reader = try_connect().await.expect("a second connection");
+    let dim = dimension_spec(&db, "dim_clients");
+    let fact = fact_spec(&db, "dim_clients");
+    load(
+        &mut db.client,
+        &dim,
+        vec![dimension_batch(&[-1, 1, 2, 3])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("dimension");
+    load(
+        &mut db.client,
+        &fact,
+        vec![fact_batch(0, &[1, 2, 3])],
+        LoadMode::Replace,
+    )
+    .await
+    .expect("facts");
+    let (dim_before, fact_before) = (
+        db.fingerprint("dim_clients").await,
+        db.fingerprint("fact_transactions").await,
+    );
+    let count = format!("SELECT count(*) FROM {}", db.table("dim_clients"));
+
+    // Member 3 goes, with the facts that referred to it: facts cleared first, then the
+    // dimension, then the new facts, all in one commit.
+    let transaction = db.client.transaction().await.expect("begin");
+    load_in(&transaction, &fact, vec![]).await.expect("clear");
+    load_in(&transaction, &dim, vec![dimension_batch(&[-1, 1, 2])])
+        .await
+        .expect("a member that nothing refers to any more can go");
+    load_in(&transaction, &fact, vec![fact_batch(0, &[1, 2, -1])])
+        .await
+        .expect("new facts");
+    let seen: i64 = reader.query_one(&count, &[]).await.expect("count").get(0);
+    assert_eq!(seen, 4, "others see the previous content until the commit");
+    transaction.commit().await.expect("commit");
+    let seen: i64 = reader.query_one(&count, &[]).await.expect("count").get(0);
+    assert_eq!(seen, 3);
+    assert_ne!(db.fingerprint("fact_transactions").await, fact_before);
+    assert_ne!(db.fingerprint("dim_clients").await, dim_before);
+    let (dim_before, fact_before) = (
+        db.fingerprint("dim_clients").await,
+        db.fingerprint("fact_transactions").await,
+    );
+
+    // Keys are checked at the end of each statement (the transaction's immediate mode):
+    // a dimension that facts still refer to cannot be cleared, a fact that refers to no
+    // member fails its COPY; a rollback keeps every table as it was.
+    let transaction = db.client.transaction().await.expect("begin");
+    let error = load_in(&transaction, &dim, vec![dimension_batch(&[-1, 1, 2])])
+        .await
+        .expect_err("facts refer to the members");
+    assert_eq!(error.sqlstate(), Some("23503"), "{error}");
+    assert!(error.to_string().contains("DELETE"), "{error}");
+    transaction.rollback().await.expect("rollback");
+    let transaction = db.client.transaction().await.expect("begin");
+    load_in(&transaction, &fact, vec![]).await.expect("clear");
+    load_in(&transaction, &dim, vec![dimension_batch(&[-1, 1, 2, 5])])
+        .await
+        .expect("dimension");
+    let error = load_in(&transaction, &fact, vec![fact_batch(0, &[1, 99])])
+        .await
+        .expect_err("member 99 is unknown");
+    assert_eq!(error.sqlstate(), Some("23503"), "{error}");
+    assert!(error.to_string().contains("COPY"), "{error}");
+    transaction.rollback().await.expect("rollback");
+    assert_eq!(db.fingerprint("dim_clients").await, dim_before);
+    assert_eq!(db.fingerprint("fact_transactions").await, fact_before);
+
+    // A table created in a transaction that rolls back is gone with it.
+    let other = db.spec("other", dimension_schema(), &[]);
+    let transaction = db.client.transaction().await.expect("begin");
+    load_in(&transaction, &other, vec![dimension_batch(&[1])])
+        .await
+        .expect("other");
+    transaction.rollback().await.expect("rollback");
+    let exists: bool = db
+        .client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("{}.other", db.schema)],
+        )
+        .await
+        .expect("to_regclass")
+        .get(0);
+    assert!(!exists);
+}
+
 // ---------------------------------------------------------------- connecting
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
