@@ -50,10 +50,6 @@ pub struct IngestConfig {
     /// Per entity (by contract name): where its rows come from and how they map.
     #[serde(default)]
     pub entities: BTreeMap<String, EntityConfig>,
-    /// The `[model]` table: settings of the warehouse model that share the file. Not
-    /// ingestion's concern: kept as it is for the transform stage to read.
-    #[serde(default)]
-    pub model: Option<toml::Table>,
 }
 
 /// A set of files of one format.
@@ -202,19 +198,31 @@ impl IngestConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = IngestConfig::from_toml(&text).map_err(|e| IngestError::Config {
+        let config = IngestConfig::from_toml(&text).map_err(|e| IngestError::Config {
             path: path.to_owned(),
             message: e,
         })?;
-        if let (Some(raw), Some(dir)) = (&config.raw, path.parent()) {
-            config.raw = Some(dir.join(raw));
+        Ok(config.relative_to(path))
+    }
+
+    /// The configuration read from the file at `path`: a relative `raw` is resolved
+    /// against the file's folder.
+    pub fn relative_to(mut self, path: &Path) -> IngestConfig {
+        if let (Some(raw), Some(dir)) = (&self.raw, path.parent()) {
+            self.raw = Some(dir.join(raw));
         }
-        Ok(config)
+        self
     }
 
     /// Parses a configuration and checks it; the error lists every problem found.
     pub fn from_toml(text: &str) -> Result<IngestConfig, String> {
-        let config: IngestConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        IngestConfig::from_table(toml::from_str(text).map_err(|e| e.to_string())?)
+    }
+
+    /// Reads a configuration from TOML already parsed (e.g. a file's tables minus
+    /// those of other stages) and checks it.
+    pub fn from_table(table: toml::Table) -> Result<IngestConfig, String> {
+        let config: IngestConfig = table.try_into().map_err(|e| e.to_string())?;
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)

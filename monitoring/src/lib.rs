@@ -1,4 +1,19 @@
-//! Monitoring: data-quality checks with history, anomaly detection and alerts.
+//! Monitoring: what each run's data looks like, kept as history, and judged.
 //!
-//! Not built yet: the checks and alerts arrive with the monitoring work. The crate
-//! exists so the workspace has its final shape from the start.
+//! - [`profile`]: per table and column, the row count, nulls, distinct values and the
+//!   range and mean of numbers, dates and flags, computed by one DataFusion aggregate
+//!   per table;
+//! - [`metrics`]: those figures as rows of a Delta table (`data/monitoring/metrics`),
+//!   one set per run, so the history accumulates;
+//! - [`anomaly`]: robust bands over a metric's history (median ± k·MAD);
+//! - [`checks`]: the checks declared in configuration (volume, completeness,
+//!   freshness, anomalies, SQL) and the [`checks::Verdict`]s they give.
+#![deny(missing_docs)]
+
+pub mod anomaly;
+pub mod checks;
+pub mod error;
+pub mod metrics;
+pub mod profile;
+
+pub use error::{MonitoringError, Result};

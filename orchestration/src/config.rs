@@ -1,13 +1,15 @@
 //! The pipeline's configuration file: the ingestion mapping (`raw`, `[sources]`,
 //! `[entities]`, see [`ingestion::IngestConfig`]) and, in the same TOML file, the
 //! model's settings under `[model]`: `[model.fraud]` ([`FraudRules`]),
-//! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]). Every table
-//! is optional; what is absent takes the contract's defaults. Unknown keys are errors,
-//! so a typo never passes silently.
+//! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]), and the
+//! data-quality checks under `[quality]` ([`QualityConfig`]). Every table is optional;
+//! what is absent takes the contract's defaults. Unknown keys are errors, so a typo
+//! never passes silently.
 
 use std::path::Path;
 
 use ingestion::{IngestConfig, IngestError};
+use monitoring::checks::QualityConfig;
 use serde::Deserialize;
 use transformation::fraud::FraudRules;
 use transformation::fx::FxConfig;
@@ -32,6 +34,8 @@ pub struct PipelineConfig {
     pub ingest: IngestConfig,
     /// The model's settings.
     pub model: ModelConfig,
+    /// The data-quality checks.
+    pub quality: QualityConfig,
 }
 
 impl PipelineConfig {
@@ -41,13 +45,26 @@ impl PipelineConfig {
             path: path.to_owned(),
             message,
         };
-        let mut ingest = IngestConfig::from_file(path)?;
-        let model: ModelConfig = match ingest.model.take() {
+        let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut tables: toml::Table = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        let model: ModelConfig = match tables.remove("model") {
             Some(table) => table
                 .try_into()
                 .map_err(|e: toml::de::Error| error(format!("[model]: {e}")))?,
             None => ModelConfig::default(),
         };
+        let quality: QualityConfig = match tables.remove("quality") {
+            Some(table) => table
+                .try_into()
+                .map_err(|e: toml::de::Error| error(format!("[quality]: {e}")))?,
+            None => QualityConfig::default(),
+        };
+        let ingest = IngestConfig::from_table(tables)
+            .map_err(error)?
+            .relative_to(path);
         let problems: Vec<String> = [
             model.fraud.problems(),
             model.revenue.problems(),
@@ -57,7 +74,11 @@ impl PipelineConfig {
         if !problems.is_empty() {
             return Err(error(problems.join("; ")));
         }
-        Ok(PipelineConfig { ingest, model })
+        Ok(PipelineConfig {
+            ingest,
+            model,
+            quality,
+        })
     }
 }
 
@@ -79,7 +100,8 @@ mod tests {
              [entities.clients]\nfiles = [\"people.csv\"]\n\
              [model.fraud.velocity]\nmin_count = 4\n\
              [model.revenue]\nlate_fee_eur = 20.0\n\
-             [model.fx]\nfixed_per_eur = { CZK = 25.0 }\n",
+             [model.fx]\nfixed_per_eur = { CZK = 25.0 }\n\
+             [[quality.checks]]\nid = \"arrive\"\ntable = \"transactions\"\nseverity = \"error\"\nvolume = { min = 1 }\n",
         );
         let config = PipelineConfig::from_file(&path).expect("configuration");
         assert_eq!(config.ingest.raw, Some(dir.path().join("extracts")));
@@ -87,6 +109,7 @@ mod tests {
         assert_eq!(config.model.fraud.velocity.min_count, 4);
         assert_eq!(config.model.revenue.late_fee_eur, 20.0);
         assert_eq!(config.model.fx.fixed_per_eur.get("CZK"), Some(&25.0));
+        assert_eq!(config.quality.checks[0].id, "arrive");
     }
 
     #[test]

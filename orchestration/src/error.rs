@@ -64,6 +64,12 @@ pub enum PipelineError {
         /// The checks made.
         checks: usize,
     },
+    /// Measuring or judging the data's quality failed.
+    #[error(transparent)]
+    Monitoring(#[from] monitoring::MonitoringError),
+    /// Error-level quality checks failed: the run stops before anything else uses its data.
+    #[error("{0} error-level quality checks failed (see the verdicts above)")]
+    QualityBlocked(usize),
     /// A background task panicked or was cancelled: a bug.
     #[error("internal error: a pipeline task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

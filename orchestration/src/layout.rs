@@ -44,6 +44,12 @@ impl DataLayout {
         }
     }
 
+    /// The monitoring layer: `<root>/monitoring` (the metrics history in
+    /// `metrics`, the quality reports in `reports`).
+    pub fn monitoring(&self) -> PathBuf {
+        self.root.join("monitoring")
+    }
+
     /// Private state of bankpipe's own (such as the generated hash key): `<root>/.bankpipe`.
     pub fn state(&self) -> PathBuf {
         self.root.join(".bankpipe")

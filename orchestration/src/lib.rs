@@ -14,7 +14,9 @@ pub mod generate;
 pub mod headline;
 pub mod ingest;
 pub mod layout;
+pub mod maintain;
 pub mod publish;
+pub mod quality;
 pub mod summary;
 pub mod transform;
 

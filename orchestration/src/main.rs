@@ -9,9 +9,11 @@ use clap::{Parser, Subcommand};
 use contract::Entity;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingestion::IngestConfig;
+use monitoring::checks::{self, QualityConfig};
 use orchestration::config::{ModelConfig, PipelineConfig};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest, new_run_id};
+use orchestration::quality::{QualityOptions, quality};
 use orchestration::transform::{DEFAULT_MEMORY_LIMIT, TransformOptions, transform};
 use orchestration::{DataLayout, PipelineError, expected, headline, summary};
 
@@ -74,6 +76,31 @@ enum Command {
         /// Share of bad rows to plant.
         #[arg(long, default_value_t = 0.01)]
         defects: f64,
+    },
+    /// Profiles every table of the lake, judges the quality checks against the
+    /// history of earlier runs, and writes the report; fails on an error-level check.
+    Quality {
+        #[command(flatten)]
+        paths: Paths,
+        /// The business date judged (default: yesterday).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Print the verdicts of this earlier run instead of judging the lake now.
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Compacts, vacuums and checkpoints every Delta table under the data folder.
+    Maintain {
+        /// The data folder that holds the layers.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Vacuum deletes the files removed more than this many hours ago (at least
+        /// the tables' minimum, 168 by default).
+        #[arg(long, default_value_t = 168)]
+        retention_hours: u64,
+        /// Change nothing: list what vacuum would delete.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Loads the warehouse's Delta tables into PostgreSQL, all in one transaction.
     LoadPostgres {
@@ -212,13 +239,29 @@ async fn run(command: Command) -> Result<(), PipelineError> {
                 memory_limit: memory_limit_mib << 20,
                 ..TransformOptions::new(&layout, &run_id, as_of, config.model)?
             };
-            run_transform(&options, &raw).await
+            run_transform(&options, &raw).await?;
+            run_quality(&layout, &run_id, as_of, config.quality).await
+        }
+        Command::Quality { paths, as_of, run } => {
+            let (config, _, layout) = paths.resolve()?;
+            match run {
+                Some(run_id) => print_report(&layout, &run_id),
+                None => {
+                    let as_of = as_of.unwrap_or_else(yesterday);
+                    run_quality(&layout, &new_run_id(), as_of, config.quality).await
+                }
+            }
         }
         Command::Demo {
             data,
             scale,
             defects,
         } => demo(data, scale, defects).await,
+        Command::Maintain {
+            data,
+            retention_hours,
+            dry_run,
+        } => run_maintain(data, retention_hours, dry_run).await,
         Command::LoadPostgres { target } => load_postgres(&target).await,
         Command::CheckConnections { target } => check_connections(&target).await,
     }
@@ -357,7 +400,81 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
         }
     }
     let options = TransformOptions::new(&layout, &run_id, end_date, ModelConfig::default())?;
-    run_transform(&options, &raw).await
+    run_transform(&options, &raw).await?;
+    run_quality(&layout, &run_id, end_date, QualityConfig::default()).await
+}
+
+/// Judges the lake's quality for run `run_id`, prints the verdicts and the report's
+/// path, and fails when an error-level check failed.
+async fn run_quality(
+    layout: &DataLayout,
+    run_id: &str,
+    as_of: chrono::NaiveDate,
+    config: QualityConfig,
+) -> Result<(), PipelineError> {
+    let report = quality(&QualityOptions {
+        layout: layout.clone(),
+        run_id: run_id.to_owned(),
+        as_of,
+        config,
+    })
+    .await?;
+    println!(
+        "
+data quality:"
+    );
+    print!("{}", checks::render(&report.verdicts));
+    println!("report: {}", report.path.display());
+    match report.blocking().len() {
+        0 => Ok(()),
+        failed => Err(PipelineError::QualityBlocked(failed)),
+    }
+}
+
+/// `quality --run ID`: the verdicts of an earlier run, from its report.
+fn print_report(layout: &DataLayout, run_id: &str) -> Result<(), PipelineError> {
+    let path = layout
+        .monitoring()
+        .join("reports")
+        .join(format!("{run_id}.json"));
+    let io = |source| PipelineError::Io {
+        path: path.clone(),
+        source,
+    };
+    let text = std::fs::read_to_string(&path).map_err(io)?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let verdicts: Vec<checks::Verdict> = serde_json::from_value(report["verdicts"].clone())
+        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    println!("data quality of run {run_id}:");
+    print!("{}", checks::render(&verdicts));
+    Ok(())
+}
+
+/// `maintain`: every Delta table of the lake compacted, vacuumed and checkpointed, then
+/// a table of what was done.
+async fn run_maintain(
+    data: PathBuf,
+    retention_hours: u64,
+    dry_run: bool,
+) -> Result<(), PipelineError> {
+    use orchestration::maintain::{MaintainOptions, maintain, render};
+    let options = MaintainOptions {
+        layout: DataLayout::new(&data),
+        retention: Duration::from_secs(retention_hours.saturating_mul(3600)),
+        dry_run,
+        run_id: new_run_id(),
+    };
+    let tables = maintain(&options).await?;
+    if tables.is_empty() {
+        println!("no Delta table under {}", data.display());
+        return Ok(());
+    }
+    print!("{}", render(&tables));
+    if dry_run {
+        println!("dry run: nothing changed; 'removed by vacuum' counts the files it would delete");
+    }
+    Ok(())
 }
 
 /// `load-postgres`: every warehouse table into PostgreSQL, then a table of rows, seconds

@@ -1,0 +1,519 @@
+//! Data-quality checks: declared in configuration, judged on a run's profiles, its
+//! metrics history and, for SQL checks, the tables themselves.
+//!
+//! ```toml
+//! [[quality.checks]]
+//! id = "transactions_arrive"
+//! table = "fact_transactions"
+//! severity = "error"                 # info | warn | error
+//! owner = "data-team@bank.example"
+//! volume = { min = 1000 }
+//!
+//! [[quality.checks]]
+//! id = "amount_complete"
+//! table = "transactions"
+//! severity = "error"
+//! completeness = { column = "amount", max_null_rate = 0.0 }
+//!
+//! [[quality.checks]]
+//! id = "bookings_fresh"
+//! table = "transactions"
+//! severity = "warn"
+//! freshness = { column = "booked_at", max_age_hours = 48 }
+//!
+//! [[quality.checks]]
+//! id = "volume_usual"
+//! table = "fact_transactions"
+//! severity = "warn"
+//! anomaly = { metric = "rows", k = 4.0, min_history = 5 }
+//!
+//! [[quality.checks]]
+//! id = "no_negative_balances"
+//! table = "fact_loans"
+//! severity = "error"
+//! sql = { query = "SELECT loan_id FROM fact_loans WHERE outstanding_principal < 0" }
+//! ```
+//!
+//! Besides the declared checks, [`default_checks`] watch every measured table's volume
+//! and every column's null rate against their history (warnings; they judge nothing
+//! before the history is long enough).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+
+use crate::anomaly::{BandRule, Judgement};
+use crate::metrics::History;
+use crate::profile::TableProfile;
+
+/// How bad a failed check is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Someone should look.
+    Warn,
+    /// The data is not fit to publish.
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What a check looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    /// The row count lies within bounds.
+    Volume {
+        /// The fewest rows accepted.
+        min: Option<u64>,
+        /// The most rows accepted.
+        max: Option<u64>,
+    },
+    /// A column's share of missing values is at most `max_null_rate`.
+    Completeness {
+        /// The column.
+        column: String,
+        /// The highest share of nulls accepted (0–1).
+        max_null_rate: f64,
+    },
+    /// A time column's newest value is at most `max_age_hours` older than the end of
+    /// the run's business day.
+    Freshness {
+        /// The date or timestamp column.
+        column: String,
+        /// The oldest age accepted, in hours.
+        max_age_hours: f64,
+    },
+    /// A metric lies within the robust band of its history.
+    Anomaly {
+        /// The metric (`rows`, `null_rate`, `distinct`, `min`, `max`, `mean`).
+        metric: String,
+        /// The column, for a column's metric.
+        column: Option<String>,
+        /// How the history is judged.
+        band: BandRule,
+    },
+    /// A query over the warehouse's tables returns at most `max_rows` rows (the rows
+    /// that break an expectation).
+    Sql {
+        /// The query.
+        query: String,
+        /// The most rows accepted (0 by default).
+        max_rows: u64,
+    },
+}
+
+/// One declared check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "CheckToml")]
+pub struct Check {
+    /// A stable id.
+    pub id: String,
+    /// The table checked (a processed entity, a star table or a mart).
+    pub table: String,
+    /// How bad a failure is.
+    pub severity: Severity,
+    /// Who is told (a team or an address).
+    pub owner: Option<String>,
+    /// What is checked.
+    pub kind: CheckKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckToml {
+    id: String,
+    table: String,
+    severity: Severity,
+    owner: Option<String>,
+    volume: Option<VolumeToml>,
+    completeness: Option<CompletenessToml>,
+    freshness: Option<FreshnessToml>,
+    anomaly: Option<AnomalyToml>,
+    sql: Option<SqlToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeToml {
+    min: Option<u64>,
+    max: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompletenessToml {
+    column: String,
+    max_null_rate: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FreshnessToml {
+    column: String,
+    max_age_hours: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnomalyToml {
+    metric: String,
+    column: Option<String>,
+    #[serde(flatten)]
+    band: BandRule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlToml {
+    query: String,
+    #[serde(default)]
+    max_rows: u64,
+}
+
+impl TryFrom<CheckToml> for Check {
+    type Error = String;
+
+    fn try_from(raw: CheckToml) -> Result<Check, String> {
+        let mut kinds = Vec::new();
+        if let Some(VolumeToml { min, max }) = raw.volume {
+            kinds.push(CheckKind::Volume { min, max });
+        }
+        if let Some(CompletenessToml {
+            column,
+            max_null_rate,
+        }) = raw.completeness
+        {
+            kinds.push(CheckKind::Completeness {
+                column,
+                max_null_rate,
+            });
+        }
+        if let Some(FreshnessToml {
+            column,
+            max_age_hours,
+        }) = raw.freshness
+        {
+            kinds.push(CheckKind::Freshness {
+                column,
+                max_age_hours,
+            });
+        }
+        if let Some(AnomalyToml {
+            metric,
+            column,
+            band,
+        }) = raw.anomaly
+        {
+            kinds.push(CheckKind::Anomaly {
+                metric,
+                column,
+                band,
+            });
+        }
+        if let Some(SqlToml { query, max_rows }) = raw.sql {
+            kinds.push(CheckKind::Sql { query, max_rows });
+        }
+        if kinds.len() != 1 {
+            return Err(format!(
+                "check `{}` needs exactly one of volume, completeness, freshness, anomaly, sql (it has {})",
+                raw.id,
+                kinds.len()
+            ));
+        }
+        Ok(Check {
+            id: raw.id,
+            table: raw.table,
+            severity: raw.severity,
+            owner: raw.owner,
+            kind: kinds.remove(0),
+        })
+    }
+}
+
+/// The `[quality]` settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// The declared checks.
+    pub checks: Vec<Check>,
+    /// Whether every table's volume and every column's null rate are watched against
+    /// their history too (see [`default_checks`]).
+    pub watch_history: bool,
+    /// How the default watches judge history.
+    pub band: BandRule,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            checks: Vec::new(),
+            watch_history: true,
+            band: BandRule::default(),
+        }
+    }
+}
+
+/// The watches of every measured table: its volume, and each column's null rate
+/// (within a percentage point at least), against their history.
+pub fn default_checks(profiles: &[TableProfile], band: BandRule) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for profile in profiles {
+        checks.push(Check {
+            id: format!("{}.rows_usual", profile.table),
+            table: profile.table.clone(),
+            severity: Severity::Warn,
+            owner: None,
+            kind: CheckKind::Anomaly {
+                metric: "rows".into(),
+                column: None,
+                band,
+            },
+        });
+        for column in &profile.columns {
+            checks.push(Check {
+                id: format!("{}.{}.null_rate_usual", profile.table, column.column),
+                table: profile.table.clone(),
+                severity: Severity::Warn,
+                owner: None,
+                kind: CheckKind::Anomaly {
+                    metric: "null_rate".into(),
+                    column: Some(column.column.clone()),
+                    band: BandRule {
+                        min_absolute_width: band.min_absolute_width.max(0.01),
+                        ..band
+                    },
+                },
+            });
+        }
+    }
+    checks
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It holds.
+    Pass,
+    /// It does not.
+    Fail,
+    /// It could not be judged yet (too little history).
+    NotJudged,
+}
+
+/// The verdict of one check on one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The check's id.
+    pub check: String,
+    /// The table checked.
+    pub table: String,
+    /// How bad a failure is.
+    pub severity: Severity,
+    /// Who is told.
+    pub owner: Option<String>,
+    /// How it came out.
+    pub outcome: Outcome,
+    /// What was seen, in words.
+    pub observed: String,
+    /// What was expected, in words.
+    pub expected: String,
+}
+
+impl Verdict {
+    /// Whether this verdict should stop the warehouse from being published.
+    pub fn blocks(&self) -> bool {
+        self.outcome == Outcome::Fail && self.severity == Severity::Error
+    }
+}
+
+/// What the checks of a run are judged on.
+#[derive(Clone, Copy)]
+pub struct Evidence<'a> {
+    /// This run's profiles.
+    pub profiles: &'a [TableProfile],
+    /// Earlier runs' metrics.
+    pub history: &'a History,
+    /// A session where the tables are registered under their names (SQL checks).
+    pub ctx: &'a SessionContext,
+    /// The end of the run's business day: freshness is measured from it.
+    pub business_day_end: DateTime<Utc>,
+}
+
+/// Judges `check` on `evidence`. A table or column that was not measured fails the
+/// check (a check that cannot look is not a check that passes).
+pub async fn judge(check: &Check, evidence: &Evidence<'_>) -> Verdict {
+    let verdict = |outcome, observed: String, expected: String| Verdict {
+        check: check.id.clone(),
+        table: check.table.clone(),
+        severity: check.severity,
+        owner: check.owner.clone(),
+        outcome,
+        observed,
+        expected,
+    };
+    let pass_if = |ok: bool| if ok { Outcome::Pass } else { Outcome::Fail };
+    if let CheckKind::Sql { query, max_rows } = &check.kind {
+        let expected = format!("at most {max_rows} rows");
+        return match count_rows(evidence.ctx, query).await {
+            Ok(rows) => verdict(pass_if(rows <= *max_rows), format!("{rows} rows"), expected),
+            Err(error) => verdict(Outcome::Fail, format!("query failed: {error}"), expected),
+        };
+    }
+    let Some(profile) = evidence.profiles.iter().find(|p| p.table == check.table) else {
+        return verdict(
+            Outcome::Fail,
+            "table not measured in this run".into(),
+            "the table to exist".into(),
+        );
+    };
+    let missing_column = |column: &str| {
+        verdict(
+            Outcome::Fail,
+            format!("no column {column}"),
+            format!("a column {column}"),
+        )
+    };
+    match &check.kind {
+        CheckKind::Volume { min, max } => {
+            let ok = min.is_none_or(|m| profile.rows >= m) && max.is_none_or(|m| profile.rows <= m);
+            let expected = match (min, max) {
+                (Some(min), Some(max)) => format!("{min}–{max} rows"),
+                (Some(min), None) => format!("at least {min} rows"),
+                (None, Some(max)) => format!("at most {max} rows"),
+                (None, None) => "any number of rows".into(),
+            };
+            verdict(pass_if(ok), format!("{} rows", profile.rows), expected)
+        }
+        CheckKind::Completeness {
+            column,
+            max_null_rate,
+        } => match profile.null_rate(column) {
+            Some(rate) => verdict(
+                pass_if(rate <= *max_null_rate),
+                format!("{:.2} % null", rate * 100.0),
+                format!("at most {:.2} % null", max_null_rate * 100.0),
+            ),
+            None => missing_column(column),
+        },
+        CheckKind::Freshness {
+            column,
+            max_age_hours,
+        } => {
+            let Some(profile) = profile.column(column) else {
+                return missing_column(column);
+            };
+            let expected = format!("newest value at most {max_age_hours} h old");
+            match profile.max {
+                Some(newest) => {
+                    let end = evidence.business_day_end.timestamp() as f64;
+                    let age_hours = (end - newest) / 3600.0;
+                    verdict(
+                        pass_if(age_hours <= *max_age_hours),
+                        format!("newest value {age_hours:.1} h old"),
+                        expected,
+                    )
+                }
+                None => verdict(Outcome::Fail, "no value at all".into(), expected),
+            }
+        }
+        CheckKind::Anomaly {
+            metric,
+            column,
+            band,
+        } => {
+            let value = crate::metrics::metrics_of(profile)
+                .into_iter()
+                .find(|m| m.column == *column && m.metric == *metric)
+                .map(|m| m.value);
+            let Some(value) = value else {
+                let what = column
+                    .as_deref()
+                    .map_or(metric.clone(), |c| format!("{c} {metric}"));
+                return verdict(
+                    Outcome::Fail,
+                    format!("{what} not measured"),
+                    "a measured metric".into(),
+                );
+            };
+            let history = evidence
+                .history
+                .values(&check.table, column.as_deref(), metric);
+            match band.judge(value, &history) {
+                Judgement::NotEnoughHistory { have, need } => verdict(
+                    Outcome::NotJudged,
+                    format!("{metric} {}", number(value)),
+                    format!("{need} earlier runs to judge by ({have} so far)"),
+                ),
+                Judgement::Usual(b) | Judgement::Unusual(b) => verdict(
+                    pass_if(value >= b.low && value <= b.high),
+                    format!("{metric} {}", number(value)),
+                    format!(
+                        "{}–{} (median {} of the last runs)",
+                        number(b.low),
+                        number(b.high),
+                        number(b.median)
+                    ),
+                ),
+            }
+        }
+        CheckKind::Sql { .. } => verdict(Outcome::NotJudged, String::new(), String::new()),
+    }
+}
+
+async fn count_rows(ctx: &SessionContext, query: &str) -> datafusion::error::Result<u64> {
+    let batches = ctx.sql(query).await?.collect().await?;
+    Ok(batches.iter().map(|b| b.num_rows() as u64).sum())
+}
+
+/// A number as a person reads it: whole when it is, else with up to 4 decimals.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+/// The verdicts as a table: the counts, then each failure, errors first; passes and
+/// checks not judged yet are counted, not listed.
+pub fn render(verdicts: &[Verdict]) -> String {
+    let mut failed: Vec<&Verdict> = verdicts
+        .iter()
+        .filter(|v| v.outcome == Outcome::Fail)
+        .collect();
+    failed.sort_by_key(|v| std::cmp::Reverse(v.severity));
+    let count = |outcome| verdicts.iter().filter(|v| v.outcome == outcome).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} checks: {} passed, {} failed, {} not judged yet (too little history)",
+        verdicts.len(),
+        count(Outcome::Pass),
+        count(Outcome::Fail),
+        count(Outcome::NotJudged)
+    );
+    for v in failed {
+        let _ = writeln!(
+            out,
+            "  FAILED {:<5} {:<40} {} (expected {})",
+            v.severity.to_string(),
+            v.check,
+            v.observed,
+            v.expected
+        );
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! Each kind of check on hand-made profiles and histories.
+
+use chrono::{TimeZone, Utc};
+use datafusion::prelude::SessionContext;
+use monitoring::checks::{Check, Evidence, Outcome, Severity, judge, render};
+use monitoring::metrics::{self, History, Metric};
+use monitoring::profile::profile;
+use serde::Deserialize;
+use storage::TableLocation;
+
+#[derive(Deserialize)]
+struct File {
+    checks: Vec<Check>,
+}
+
+fn checks(toml_text: &str) -> Vec<Check> {
+    toml::from_str::<File>(toml_text).expect("checks").checks
+}
+
+/// Judges `checks` on the test transactions, with `history` as earlier runs' row counts.
+async fn outcomes(checks: &[Check], history: &[f64]) -> Vec<Outcome> {
+    let ctx = SessionContext::new();
+    ctx.register_batch("transactions", crate::history::transactions())
+        .expect("register");
+    let profiles = vec![profile(&ctx, "transactions").await.expect("profile")];
+    let dir = tempfile::tempdir().expect("dir");
+    let location = TableLocation::local(&dir.path().join("metrics")).expect("location");
+    for (day, rows) in history.iter().enumerate() {
+        let metric = Metric {
+            table: "transactions".into(),
+            column: None,
+            metric: "rows".into(),
+            value: *rows,
+        };
+        let at = Utc
+            .timestamp_opt(day as i64 * 86_400, 0)
+            .single()
+            .expect("time");
+        metrics::record(&location, &format!("run-{day}"), at, &[metric])
+            .await
+            .expect("record");
+    }
+    let history = History::load(&location, None).await.expect("history");
+    let evidence = Evidence {
+        profiles: &profiles,
+        history: &history,
+        ctx: &ctx,
+        // The test data's newest value_date is 1970-01-04: a day later ends at 01-05.
+        business_day_end: Utc
+            .with_ymd_and_hms(1970, 1, 5, 0, 0, 0)
+            .single()
+            .expect("time"),
+    };
+    let mut out = Vec::new();
+    for check in checks {
+        out.push(judge(check, &evidence).await.outcome);
+    }
+    out
+}
+
+#[tokio::test]
+async fn volume_completeness_freshness_and_sql_checks() {
+    let declared = checks(
+        r#"
+        [[checks]]
+        id = "enough"
+        table = "transactions"
+        severity = "error"
+        volume = { min = 4 }
+        [[checks]]
+        id = "too_many"
+        table = "transactions"
+        severity = "warn"
+        volume = { max = 3 }
+        [[checks]]
+        id = "amount_mostly_there"
+        table = "transactions"
+        severity = "error"
+        completeness = { column = "amount", max_null_rate = 0.25 }
+        [[checks]]
+        id = "amount_always_there"
+        table = "transactions"
+        severity = "error"
+        completeness = { column = "amount", max_null_rate = 0.0 }
+        [[checks]]
+        id = "fresh_within_a_day"
+        table = "transactions"
+        severity = "warn"
+        freshness = { column = "value_date", max_age_hours = 24 }
+        [[checks]]
+        id = "fresh_within_an_hour"
+        table = "transactions"
+        severity = "warn"
+        freshness = { column = "value_date", max_age_hours = 1 }
+        [[checks]]
+        id = "one_suspicious_at_most"
+        table = "transactions"
+        severity = "error"
+        sql = { query = "SELECT * FROM transactions WHERE is_suspicious", max_rows = 1 }
+        [[checks]]
+        id = "no_suspicious"
+        table = "transactions"
+        severity = "error"
+        sql = { query = "SELECT * FROM transactions WHERE is_suspicious" }
+        [[checks]]
+        id = "a_missing_table_fails"
+        table = "nowhere"
+        severity = "info"
+        volume = { min = 0 }
+        "#,
+    );
+    use Outcome::{Fail, Pass};
+    assert_eq!(
+        outcomes(&declared, &[]).await,
+        [Pass, Fail, Pass, Fail, Pass, Fail, Pass, Fail, Fail]
+    );
+}
+
+#[tokio::test]
+async fn volume_anomalies_need_history_and_catch_a_drop_by_half() {
+    let declared = checks(
+        r#"
+        [[checks]]
+        id = "rows_usual"
+        table = "transactions"
+        severity = "warn"
+        anomaly = { metric = "rows", min_history = 5 }
+        "#,
+    );
+    // The table has 4 rows today.
+    assert_eq!(
+        outcomes(&declared, &[8.0, 8.0, 8.0]).await,
+        [Outcome::NotJudged],
+        "no judgement before five earlier runs"
+    );
+    assert_eq!(
+        outcomes(&declared, &[8.0, 8.2, 7.9, 8.1, 7.8, 8.0]).await,
+        [Outcome::Fail],
+        "half the usual volume"
+    );
+    assert_eq!(
+        outcomes(&declared, &[4.1, 3.9, 4.0, 4.2, 3.8, 4.0]).await,
+        [Outcome::Pass],
+        "ordinary noise"
+    );
+}
+
+#[test]
+fn a_check_needs_exactly_one_kind_and_render_lists_failures_first() {
+    let two = toml::from_str::<File>(
+        "[[checks]]\nid = \"x\"\ntable = \"t\"\nseverity = \"warn\"\nvolume = { min = 1 }\nsql = { query = \"SELECT 1\" }\n",
+    );
+    assert!(
+        two.err()
+            .is_some_and(|e| e.to_string().contains("exactly one"))
+    );
+    let verdict = |check: &str, severity, outcome| monitoring::checks::Verdict {
+        check: check.into(),
+        table: "t".into(),
+        severity,
+        owner: None,
+        outcome,
+        observed: "seen".into(),
+        expected: "wanted".into(),
+    };
+    let text = render(&[
+        verdict("fine", Severity::Error, Outcome::Pass),
+        verdict("minor", Severity::Warn, Outcome::Fail),
+        verdict("major", Severity::Error, Outcome::Fail),
+        verdict("young", Severity::Warn, Outcome::NotJudged),
+    ]);
+    assert!(
+        text.starts_with("4 checks: 1 passed, 2 failed, 1 not judged yet"),
+        "{text}"
+    );
+    let major = text.find("major").expect("major listed");
+    let minor = text.find("minor").expect("minor listed");
+    assert!(major < minor, "errors first: {text}");
+    assert!(!text.contains("fine") && !text.contains("young"));
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the monitoring crate (one binary).
+
+mod checks;
+mod history;
