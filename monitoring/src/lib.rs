@@ -7,7 +7,8 @@
 //!   one set per run, so the history accumulates;
 //! - [`anomaly`]: robust bands over a metric's history (median ± k·MAD);
 //! - [`checks`]: the checks declared in configuration (volume, completeness,
-//!   freshness, anomalies, SQL) and the [`checks::Verdict`]s they give.
+//!   freshness, anomalies, SQL) and the [`checks::Verdict`]s they give;
+//! - [`report`]: the verdicts, charts of the history and the quarantine as one HTML file.
 #![deny(missing_docs)]
 
 pub mod anomaly;
@@ -15,5 +16,6 @@ pub mod checks;
 pub mod error;
 pub mod metrics;
 pub mod profile;
+pub mod report;
 
 pub use error::{MonitoringError, Result};

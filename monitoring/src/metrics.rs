@@ -174,9 +174,8 @@ impl History {
                 &DataType::Timestamp(TimeUnit::Microsecond, None),
             )?;
             let at = at.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-            let value = batch
-                .column(5)
-                .as_primitive::<arrow::datatypes::Float64Type>();
+            let value = cast(batch.column(5), &DataType::Float64)?;
+            let value = value.as_primitive::<arrow::datatypes::Float64Type>();
             let mut kept = Vec::with_capacity(batch.num_rows());
             for row in 0..batch.num_rows() {
                 let earlier = except != Some(run.value(row));

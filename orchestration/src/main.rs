@@ -424,7 +424,11 @@ async fn run_quality(
 data quality:"
     );
     print!("{}", checks::render(&report.verdicts));
-    println!("report: {}", report.path.display());
+    println!(
+        "report: {} (and {})",
+        report.html_path.display(),
+        report.path.display()
+    );
     match report.blocking().len() {
         0 => Ok(()),
         failed => Err(PipelineError::QualityBlocked(failed)),

@@ -3,11 +3,16 @@
 
 use std::path::PathBuf;
 
+use arrow::array::AsArray;
+use arrow::datatypes::{DataType, Int64Type};
 use chrono::{NaiveDate, Utc};
 use contract::Entity;
+use datafusion::prelude::SessionContext;
+use monitoring::MonitoringError;
 use monitoring::checks::{self, Evidence, QualityConfig, Verdict};
 use monitoring::metrics::{self, History};
 use monitoring::profile::{TableProfile, profile};
+use monitoring::report::{self, ReportData, Series};
 use serde::Serialize;
 use storage::delta::{self, TableLocation};
 
@@ -41,6 +46,9 @@ pub struct QualityReport {
     /// Where the report was written (JSON).
     #[serde(skip)]
     pub path: PathBuf,
+    /// The same report as a page to open in a browser.
+    #[serde(skip)]
+    pub html_path: PathBuf,
 }
 
 impl QualityReport {
@@ -50,12 +58,16 @@ impl QualityReport {
     }
 }
 
-/// The tables measured: every processed entity and every warehouse table and mart
-/// present in the lake, by the name checks use (`transactions`, `fact_transactions`).
+/// The tables measured: every processed entity, its quarantine, and every warehouse
+/// table and mart present in the lake, by the name checks use (`transactions`,
+/// `quarantine_transactions`, `fact_transactions`).
 fn tables(layout: &DataLayout) -> Vec<(String, PathBuf)> {
-    let processed = Entity::ALL
-        .iter()
-        .map(|e| (e.name().to_owned(), layout.processed(*e)));
+    let processed = Entity::ALL.iter().flat_map(|e| {
+        [
+            (e.name().to_owned(), layout.processed(*e)),
+            (format!("quarantine_{e}"), layout.quarantine(*e)),
+        ]
+    });
     let transformed = std::fs::read_dir(layout.transformed(""))
         .into_iter()
         .flatten()
@@ -79,7 +91,7 @@ fn tables(layout: &DataLayout) -> Vec<(String, PathBuf)> {
 }
 
 /// Profiles the lake, stores the figures with the run id, judges the checks and
-/// writes the report to `<data>/monitoring/reports/<run_id>.json`.
+/// writes the report to `<data>/monitoring/reports/<run_id>.json` and `.html`.
 pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     let ctx = delta::session();
     let mut profiles: Vec<TableProfile> = Vec::new();
@@ -115,20 +127,82 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     metrics::record(&metrics_location, &options.run_id, Utc::now(), &measured).await?;
 
     let reports = options.layout.monitoring().join("reports");
-    let path = reports.join(format!("{}.json", options.run_id));
     let report = QualityReport {
         run_id: options.run_id.clone(),
         as_of: options.as_of,
         verdicts,
         tables: profiles.iter().map(|p| (p.table.clone(), p.rows)).collect(),
-        path: path.clone(),
+        path: reports.join(format!("{}.json", options.run_id)),
+        html_path: reports.join(format!("{}.html", options.run_id)),
     };
-    let write =
-        |text: String| std::fs::create_dir_all(&reports).and_then(|()| std::fs::write(&path, text));
+    let page = report::html(&ReportData {
+        run_id: report.run_id.clone(),
+        as_of: report.as_of.to_string(),
+        verdicts: report.verdicts.clone(),
+        series: profiles
+            .iter()
+            .map(|p| {
+                let history = history.values(&p.table, None, "rows");
+                Series {
+                    title: format!("{} rows", p.table),
+                    band: options.config.band.band(&history),
+                    history,
+                    current: p.rows as f64,
+                }
+            })
+            .collect(),
+        quarantine: quarantine_breakdown(&ctx).await?,
+    });
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    write(json).map_err(|source| crate::error::PipelineError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    for (path, text) in [(&report.path, json), (&report.html_path, page)] {
+        std::fs::create_dir_all(&reports)
+            .and_then(|()| std::fs::write(path, text))
+            .map_err(|source| crate::error::PipelineError::Io {
+                path: path.clone(),
+                source,
+            })?;
+    }
     Ok(report)
+}
+
+/// Quarantined rows by entity and rule, from the quarantine tables registered in `ctx`.
+async fn quarantine_breakdown(ctx: &SessionContext) -> Result<Vec<(String, String, u64)>> {
+    let mut rows = Vec::new();
+    for entity in Entity::ALL {
+        let table = format!("quarantine_{entity}");
+        if !ctx.table_exist(table.as_str()).unwrap_or(false) {
+            continue;
+        }
+        let sql = format!(
+            "SELECT rule_id, count(*) AS n FROM {table} GROUP BY rule_id ORDER BY n DESC, rule_id"
+        );
+        let error = |e| MonitoringError::datafusion(&table, e);
+        let batches = ctx
+            .sql(&sql)
+            .await
+            .map_err(error)?
+            .collect()
+            .await
+            .map_err(error)?;
+        for batch in batches {
+            let rule = arrow::compute::cast(batch.column(0), &DataType::Utf8)
+                .map_err(MonitoringError::from)?;
+            let n = arrow::compute::cast(batch.column(1), &DataType::Int64)
+                .map_err(MonitoringError::from)?;
+            let (Some(rule), Some(n)) = (
+                rule.as_string_opt::<i32>(),
+                n.as_primitive_opt::<Int64Type>(),
+            ) else {
+                continue;
+            };
+            for row in 0..batch.num_rows() {
+                rows.push((
+                    entity.name().to_owned(),
+                    rule.value(row).to_owned(),
+                    u64::try_from(n.value(row)).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    Ok(rows)
 }

@@ -2,3 +2,4 @@
 
 mod checks;
 mod history;
+mod report;

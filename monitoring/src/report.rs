@@ -1,0 +1,280 @@
+//! The quality report as one self-contained HTML file: no script, no font, no link
+//! to fetch, so it opens anywhere, offline, and can be mailed as it is.
+//!
+//! It shows, in this order: the failed checks (errors first), the history of each
+//! watched figure as a small chart with its expected band and today's value, the
+//! quarantine by entity and rule, and every check's verdict.
+
+use std::fmt::Write as _;
+
+use crate::anomaly::Band;
+use crate::checks::{Outcome, Verdict};
+
+/// One figure's history, for a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// What the figure is, e.g. `fact_transactions rows`.
+    pub title: String,
+    /// The earlier runs' values, oldest first.
+    pub history: Vec<f64>,
+    /// This run's value.
+    pub current: f64,
+    /// The band the history expects, when it is long enough to say.
+    pub band: Option<Band>,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportData {
+    /// The run.
+    pub run_id: String,
+    /// Its business date, as text.
+    pub as_of: String,
+    /// The verdicts.
+    pub verdicts: Vec<Verdict>,
+    /// The charts.
+    pub series: Vec<Series>,
+    /// Quarantined rows: entity, rule, rows.
+    pub quarantine: Vec<(String, String, u64)>,
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:18px 28px}header h1{margin:0;font-size:20px}
+header p{margin:4px 0 0;color:#b8c0d0}main{padding:20px 28px;max-width:1200px}
+h2{font-size:16px;margin:28px 0 10px}
+.cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#fff;border-radius:8px;padding:12px 18px;box-shadow:0 1px 2px #0001}
+.card b{display:block;font-size:22px}.pass b{color:#1b7f3b}.fail b{color:#c0392b}.wait b{color:#8a6d00}
+table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001;border-radius:8px;overflow:hidden}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #eceef2}th{background:#eef0f4;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.badge{border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600}
+.b-fail{background:#fde2df;color:#a12a1c}.b-pass{background:#dcf3e3;color:#1b6b34}.b-not_judged{background:#fff3c4;color:#7a5d00}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
+.chart{background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0001}.chart h3{font-size:13px;margin:0 0 6px}
+.chart.unusual{outline:2px solid #c0392b}.chart small{color:#5b6475}
+";
+
+/// Renders the report.
+pub fn html(data: &ReportData) -> String {
+    let count = |outcome| {
+        data.verdicts
+            .iter()
+            .filter(|v| v.outcome == outcome)
+            .count()
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Data quality — run {run}</title><style>{STYLE}</style></head><body>\
+         <header><h1>Data quality</h1><p>run {run} · business date {as_of}</p></header><main>\
+         <div class=\"cards\">\
+         <div class=\"card fail\"><b id=\"failed\">{failed}</b>failed</div>\
+         <div class=\"card pass\"><b id=\"passed\">{passed}</b>passed</div>\
+         <div class=\"card wait\"><b>{waiting}</b>not judged yet</div></div>",
+        run = escape(&data.run_id),
+        as_of = escape(&data.as_of),
+        failed = count(Outcome::Fail),
+        passed = count(Outcome::Pass),
+        waiting = count(Outcome::NotJudged),
+    );
+    let mut failed: Vec<&Verdict> = data
+        .verdicts
+        .iter()
+        .filter(|v| v.outcome == Outcome::Fail)
+        .collect();
+    failed.sort_by_key(|v| std::cmp::Reverse(v.severity));
+    out.push_str("<h2>Failed checks</h2>");
+    if failed.is_empty() {
+        out.push_str("<p>None.</p>");
+    } else {
+        verdict_table(&mut out, &failed, "failed-checks");
+    }
+    out.push_str("<h2>History</h2><div class=\"charts\">");
+    for series in &data.series {
+        chart(&mut out, series);
+    }
+    out.push_str("</div><h2>Quarantine</h2>");
+    if data.quarantine.is_empty() {
+        out.push_str("<p>No row quarantined.</p>");
+    } else {
+        out.push_str("<table><tr><th>entity</th><th>rule</th><th>rows</th></tr>");
+        for (entity, rule, rows) in &data.quarantine {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{rows}</td></tr>",
+                escape(entity),
+                escape(rule)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("<h2>Every check</h2>");
+    let all: Vec<&Verdict> = data.verdicts.iter().collect();
+    verdict_table(&mut out, &all, "all-checks");
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+fn verdict_table(out: &mut String, verdicts: &[&Verdict], id: &str) {
+    let _ = write!(
+        out,
+        "<table id=\"{id}\"><tr><th>check</th><th>table</th><th>severity</th><th>outcome</th>\
+         <th>observed</th><th>expected</th><th>owner</th></tr>"
+    );
+    for v in verdicts {
+        let outcome = match v.outcome {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NotJudged => "not_judged",
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"badge b-{outcome}\">{}</span></td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&v.check),
+            escape(&v.table),
+            v.severity,
+            outcome.replace('_', " "),
+            escape(&v.observed),
+            escape(&v.expected),
+            escape(v.owner.as_deref().unwrap_or("")),
+        );
+    }
+    out.push_str("</table>");
+}
+
+/// A small SVG line chart: the history, today's point, and the band when known.
+fn chart(out: &mut String, series: &Series) {
+    const W: f64 = 240.0;
+    const H: f64 = 70.0;
+    let mut values = series.history.clone();
+    values.push(series.current);
+    let mut low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if let Some(band) = series.band {
+        low = low.min(band.low);
+        high = high.max(band.high);
+    }
+    if (high - low).abs() < f64::EPSILON {
+        low -= 1.0;
+        high += 1.0;
+    }
+    let x = |i: usize| {
+        if values.len() < 2 {
+            W / 2.0
+        } else {
+            4.0 + i as f64 * (W - 8.0) / (values.len() - 1) as f64
+        }
+    };
+    let y = |v: f64| H - 4.0 - (v - low) / (high - low) * (H - 8.0);
+    let unusual = series
+        .band
+        .is_some_and(|b| series.current < b.low || series.current > b.high);
+    let _ = write!(
+        out,
+        "<div class=\"chart{}\"><h3>{}</h3><svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">",
+        if unusual { " unusual" } else { "" },
+        escape(&series.title)
+    );
+    if let Some(band) = series.band {
+        let _ = write!(
+            out,
+            "<rect x=\"0\" y=\"{:.1}\" width=\"{W}\" height=\"{:.1}\" fill=\"#1b7f3b\" opacity=\"0.12\"/>",
+            y(band.high),
+            (y(band.low) - y(band.high)).max(1.0)
+        );
+    }
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+        .collect();
+    let _ = write!(
+        out,
+        "<polyline fill=\"none\" stroke=\"#3b5bdb\" stroke-width=\"2\" points=\"{}\"/>\
+         <circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"/></svg>",
+        points.join(" "),
+        x(values.len() - 1),
+        y(series.current),
+        if unusual { "#c0392b" } else { "#3b5bdb" }
+    );
+    let band = series.band.map_or_else(
+        || "band after more runs".to_owned(),
+        |b| format!("usual {:.0}–{:.0}", b.low, b.high),
+    );
+    let _ = write!(
+        out,
+        "<small>today {:.0} · {} runs before · {band}</small></div>",
+        series.current,
+        series.history.len()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Severity;
+
+    fn verdict(check: &str, severity: Severity, outcome: Outcome) -> Verdict {
+        Verdict {
+            check: check.into(),
+            table: "fact_transactions".into(),
+            severity,
+            owner: Some("data-team".into()),
+            outcome,
+            observed: "2 rows".into(),
+            expected: "at most <1> rows".into(),
+        }
+    }
+
+    #[test]
+    fn failures_come_first_and_text_is_escaped() {
+        let data = ReportData {
+            run_id: "run-1".into(),
+            as_of: "2024-03-01".into(),
+            verdicts: vec![
+                verdict("fine", Severity::Error, Outcome::Pass),
+                verdict("warned", Severity::Warn, Outcome::Fail),
+                verdict("broken", Severity::Error, Outcome::Fail),
+            ],
+            series: vec![Series {
+                title: "fact_transactions rows".into(),
+                history: vec![100.0, 102.0, 98.0],
+                current: 50.0,
+                band: Some(Band {
+                    median: 100.0,
+                    low: 90.0,
+                    high: 110.0,
+                }),
+            }],
+            quarantine: vec![("transactions".into(), "duplicate".into(), 3)],
+        };
+        let page = html(&data);
+        let failed = &page[page.find("failed-checks").expect("failed table")..];
+        let failed = &failed[..failed.find("</table>").expect("end")];
+        assert!(
+            failed.find("broken") < failed.find("warned"),
+            "errors first"
+        );
+        assert!(!failed.contains("fine"));
+        assert!(page.contains("at most &lt;1&gt; rows"));
+        assert!(
+            page.contains("chart unusual"),
+            "a value outside its band stands out"
+        );
+        assert!(
+            !page.contains("<script") && !page.contains("http"),
+            "self-contained"
+        );
+    }
+}
