@@ -1,5 +1,6 @@
 //! Integration tests of the pipeline (one binary).
 
 mod ingest;
+mod maintain;
 mod pg;
 mod transform;

@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
 use storage::delta::{self, TableLocation, WriteMode};
 
-fn schema() -> SchemaRef {
+/// `id` (not null) and `name`.
+pub(crate) fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("name", DataType::Utf8, true),
     ]))
 }
 
-fn batch(ids: std::ops::Range<i64>) -> Result<RecordBatch, DataFusionError> {
+/// Rows `id`, `n<id>` for `ids`.
+pub(crate) fn batch(ids: std::ops::Range<i64>) -> Result<RecordBatch, DataFusionError> {
     let names: Vec<String> = ids.clone().map(|i| format!("n{i}")).collect();
     Ok(RecordBatch::try_new(
         schema(),
@@ -25,7 +27,8 @@ fn batch(ids: std::ops::Range<i64>) -> Result<RecordBatch, DataFusionError> {
     )?)
 }
 
-async fn write(
+/// Writes `batches` with the run id `id`.
+pub(crate) async fn write(
     location: &TableLocation,
     batches: Vec<Result<RecordBatch, DataFusionError>>,
     mode: WriteMode,
@@ -119,4 +122,51 @@ async fn a_failing_stream_commits_nothing() {
         metadata.get(delta::RUN_ID_KEY),
         Some(&serde_json::Value::from("good"))
     );
+}
+
+/// The `(id, name)` rows of batches with those two columns first.
+pub(crate) fn id_names(batches: &[RecordBatch]) -> Vec<(i64, Option<String>)> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("id is Int64");
+        let names = arrow::compute::cast(batch.column(1), &DataType::Utf8).expect("name as text");
+        let names = names
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("name is Utf8");
+        for i in 0..batch.num_rows() {
+            let name = (!names.is_null(i)).then(|| names.value(i).to_owned());
+            rows.push((ids.value(i), name));
+        }
+    }
+    rows
+}
+
+/// The table's `(id, name)` rows, by id.
+pub(crate) async fn table_rows(location: &TableLocation) -> Vec<(i64, Option<String>)> {
+    let batches = delta::query(location, "SELECT id, name FROM t ORDER BY id")
+        .await
+        .expect("query");
+    id_names(&batches)
+}
+
+/// Batches of `(id, name)` rows as a stream.
+pub(crate) fn rows_stream(
+    rows: &[(i64, Option<&str>)],
+) -> futures::stream::Iter<std::vec::IntoIter<Result<RecordBatch, DataFusionError>>> {
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    let names: Vec<Option<&str>> = rows.iter().map(|(_, name)| *name).collect();
+    let batch = RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(StringArray::from(names)),
+        ],
+    )
+    .map_err(DataFusionError::from);
+    futures::stream::iter(vec![batch])
 }

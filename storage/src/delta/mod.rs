@@ -1,27 +1,51 @@
-//! Delta Lake tables: streaming writes with run metadata, reads and history.
+//! Delta Lake tables: one typed API over Arrow record batches.
+//!
+//! - writes: [`write_stream`] (append or overwrite), [`replace_where`] (overwrite the
+//!   rows matching a predicate, e.g. one month's partition), [`merge`] (upsert on
+//!   keys, idempotent), [`delete`] (by predicate);
+//! - reads: [`query`] and [`register`] (the latest version), [`query_at`],
+//!   [`register_at`] and [`open_at`] (time travel, by version or by time);
+//! - [`history`]: the commits, each with the run that made it;
+//! - [`maintain`]: compaction, vacuum and checkpoints.
 //!
 //! Writes take a stream of batches and hand it to delta-rs as a DataFusion plan, so a
 //! table of any size is written with one batch in memory at a time and committed
-//! once: readers see the old version or the new one, never a half-written table.
+//! once: readers see the old version or the new one, never a half-written table. Every
+//! commit carries the caller's [`CommitMetadata`], such as the run id
+//! ([`run_metadata`]).
+//!
+//! Concurrent writers rely on Delta's optimistic concurrency: a commit that finds a
+//! newer version checks it for conflicts; appends do not conflict and are retried at
+//! the next version, while a commit whose rows another commit changed in the meantime
+//! (two overwrites, two merges or deletes over the same files) is refused with
+//! [`StorageError::ConcurrentCommit`] and nothing of it is written.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
-use datafusion::catalog::streaming::StreamingTable;
 use datafusion::error::DataFusionError;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::transaction::TransactionError;
 use deltalake::{DeltaTable, DeltaTableError};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use url::Url;
 
 use crate::error::{Result, StorageError};
+
+mod delete;
+mod history;
+pub mod maintain;
+mod merge;
+mod source;
+mod travel;
+mod write;
+
+pub use delete::{DeleteReport, delete};
+pub use history::{Commit, history, latest_commit_metadata};
+pub use merge::{MergeReport, merge};
+pub use travel::{At, open_at, query_at, register_at};
+pub use write::{replace_where, write_stream};
 
 /// Where a Delta table lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +70,15 @@ impl TableLocation {
         &self.0
     }
 
+    /// delta-rs's error about this table; a commit refused because of a concurrent
+    /// one becomes [`StorageError::ConcurrentCommit`].
     fn delta_error(&self, source: DeltaTableError) -> StorageError {
-        StorageError::Delta {
-            location: self.0.to_string(),
-            source: Box::new(source),
+        let location = self.0.to_string();
+        let source = Box::new(source);
+        if is_commit_conflict(&source) {
+            StorageError::ConcurrentCommit { location, source }
+        } else {
+            StorageError::Delta { location, source }
         }
     }
 
@@ -96,102 +125,6 @@ pub fn run_metadata(run_id: &str) -> CommitMetadata {
         .collect()
 }
 
-/// A partition stream that hands out one stream of batches, once.
-struct OnceStream {
-    schema: SchemaRef,
-    stream: Mutex<Option<SendableRecordBatchStream>>,
-}
-
-impl std::fmt::Debug for OnceStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnceStream").finish_non_exhaustive()
-    }
-}
-
-impl PartitionStream for OnceStream {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let taken = self.stream.lock().ok().and_then(|mut s| s.take());
-        taken.unwrap_or_else(|| {
-            let error = DataFusionError::Execution(
-                "the input stream of a Delta write was already consumed".into(),
-            );
-            Box::pin(RecordBatchStreamAdapter::new(
-                self.schema.clone(),
-                futures::stream::once(async { Err(error) }),
-            ))
-        })
-    }
-}
-
-/// Writes a stream of batches to the table at `location` in one commit, creating it if
-/// needed, with `metadata` (e.g. the run id) in the commit.
-pub async fn write_stream<S>(
-    location: &TableLocation,
-    schema: SchemaRef,
-    batches: S,
-    mode: WriteMode,
-    partition_by: &[&str],
-    metadata: CommitMetadata,
-) -> Result<WriteReport>
-where
-    S: Stream<Item = std::result::Result<RecordBatch, DataFusionError>> + Send + 'static,
-{
-    let ctx = session();
-    // Batches of one plan may disagree with its schema on nullability alone (the
-    // branches of a UNION ALL); the writer wants them to match exactly.
-    let declared = schema.clone();
-    let batches = batches.map(move |batch| {
-        batch.and_then(|batch| {
-            if batch.schema() == declared {
-                return Ok(batch);
-            }
-            RecordBatch::try_new(declared.clone(), batch.columns().to_vec())
-                .map_err(DataFusionError::from)
-        })
-    });
-    let stream: SendableRecordBatchStream =
-        Box::pin(RecordBatchStreamAdapter::new(schema.clone(), batches));
-    let partition = Arc::new(OnceStream {
-        schema: schema.clone(),
-        stream: Mutex::new(Some(stream)),
-    });
-    let source = StreamingTable::try_new(schema, vec![partition])
-        .map_err(|e| location.datafusion_error(e))?;
-    let plan = ctx
-        .read_table(Arc::new(source))
-        .map_err(|e| location.datafusion_error(e))?
-        .into_unoptimized_plan();
-    let table = DeltaTable::try_from_url(location.url().clone())
-        .await
-        .map_err(|e| location.delta_error(e))?;
-    let save_mode = match mode {
-        WriteMode::Append => SaveMode::Append,
-        WriteMode::Overwrite => SaveMode::Overwrite,
-    };
-    let mut write = table
-        .write(Vec::new())
-        .with_input_plan(plan)
-        .with_session_state(Arc::new(ctx.state()))
-        .with_save_mode(save_mode)
-        .with_commit_properties(
-            deltalake::kernel::transaction::CommitProperties::default().with_metadata(metadata),
-        );
-    if mode == WriteMode::Overwrite {
-        write = write.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
-    }
-    if !partition_by.is_empty() {
-        write = write.with_partition_columns(partition_by.iter().copied());
-    }
-    let table = write.await.map_err(|e| location.delta_error(e))?;
-    Ok(WriteReport {
-        version: table.version().unwrap_or_default(),
-    })
-}
-
 /// Opens the table at `location`; `None` when there is no table there yet.
 pub async fn open(location: &TableLocation) -> Result<Option<DeltaTable>> {
     // A local folder without a log is no table: say so without asking delta-rs,
@@ -224,12 +157,37 @@ pub fn bounded_session(memory_limit: usize) -> SessionContext {
     SessionContext::new_with_state(state)
 }
 
+/// Whether delta-rs refused a commit because another one got in first and conflicts
+/// with it (or kept getting in first until the retries ran out).
+fn is_commit_conflict(error: &DeltaTableError) -> bool {
+    matches!(
+        error,
+        DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction {
+                source: TransactionError::CommitConflict(_)
+                    | TransactionError::MaxCommitAttempts(_)
+                    | TransactionError::VersionAlreadyExists(_)
+            }
+    )
+}
+
 /// Registers the table at `location` in `ctx` as `name` (replacing any table of that
 /// name); false, and nothing registered, when there is no table there.
 pub async fn register(ctx: &SessionContext, name: &str, location: &TableLocation) -> Result<bool> {
     let Some(table) = open(location).await? else {
         return Ok(false);
     };
+    register_table(ctx, name, location, &table).await?;
+    Ok(true)
+}
+
+/// Registers the loaded version of `table` (at `location`) in `ctx` as `name`.
+async fn register_table(
+    ctx: &SessionContext,
+    name: &str,
+    location: &TableLocation,
+    table: &DeltaTable,
+) -> Result<()> {
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| location.delta_error(e))?;
@@ -241,7 +199,7 @@ pub async fn register(ctx: &SessionContext, name: &str, location: &TableLocation
         .map_err(|e| location.datafusion_error(e))?;
     ctx.register_table(name, provider)
         .map_err(|e| location.datafusion_error(e))?;
-    Ok(true)
+    Ok(())
 }
 
 /// Runs `sql` over the table at `location`, registered as `t`, and collects the result.
@@ -276,19 +234,6 @@ pub async fn count_rows(location: &TableLocation) -> Result<u64> {
         })
         .unwrap_or_default();
     Ok(u64::try_from(count).unwrap_or_default())
-}
-
-/// The application metadata of the table's latest commit (empty when there is no table).
-pub async fn latest_commit_metadata(location: &TableLocation) -> Result<CommitMetadata> {
-    let Some(table) = open(location).await? else {
-        return Ok(CommitMetadata::new());
-    };
-    let mut history = table.history(Some(1));
-    let latest = history
-        .try_next()
-        .await
-        .map_err(|e| location.delta_error(e))?;
-    Ok(latest.map(|commit| commit.info).unwrap_or_default())
 }
 
 /// Collects a stream of batches; a convenience for tests and small tables.
