@@ -253,6 +253,8 @@ pub struct QualityConfig {
     pub watch_history: bool,
     /// How the default watches judge history.
     pub band: BandRule,
+    /// Who is told of failures, and how.
+    pub alerts: crate::alerts::AlertConfig,
 }
 
 impl Default for QualityConfig {
@@ -261,6 +263,7 @@ impl Default for QualityConfig {
             checks: Vec::new(),
             watch_history: true,
             band: BandRule::default(),
+            alerts: crate::alerts::AlertConfig::default(),
         }
     }
 }

@@ -8,9 +8,12 @@
 //! - [`anomaly`]: robust bands over a metric's history (median ± k·MAD);
 //! - [`checks`]: the checks declared in configuration (volume, completeness,
 //!   freshness, anomalies, SQL) and the [`checks::Verdict`]s they give;
-//! - [`report`]: the verdicts, charts of the history and the quarantine as one HTML file.
+//! - [`report`]: the verdicts, charts of the history and the quarantine as one HTML file;
+//! - [`alerts`]: failed checks told once (then on change or after a while) to the log, a
+//!   JSON-lines file, a webhook or e-mail, with a recovery message.
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod anomaly;
 pub mod checks;
 pub mod error;

@@ -36,6 +36,8 @@ pub struct ReportData {
     pub series: Vec<Series>,
     /// Quarantined rows: entity, rule, rows.
     pub quarantine: Vec<(String, String, u64)>,
+    /// What became of the alerts, per channel.
+    pub deliveries: Vec<crate::alerts::Delivery>,
 }
 
 /// Escapes text for HTML.
@@ -114,6 +116,26 @@ pub fn html(data: &ReportData) -> String {
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{rows}</td></tr>",
                 escape(entity),
                 escape(rule)
+            );
+        }
+        out.push_str("</table>");
+    }
+    if !data.deliveries.is_empty() {
+        out.push_str(
+            "<h2>Alerts</h2><table id=\"alerts\"><tr><th>channel</th><th>alerts</th>\
+             <th>attempts</th><th>delivered</th></tr>",
+        );
+        for d in &data.deliveries {
+            let status = match &d.error {
+                None => "<span class=\"badge b-pass\">yes</span>".to_owned(),
+                Some(error) => format!("<span class=\"badge b-fail\">no</span> {}", escape(error)),
+            };
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{status}</td></tr>",
+                escape(&d.channel),
+                d.alerts,
+                d.attempts
             );
         }
         out.push_str("</table>");
@@ -258,6 +280,12 @@ mod tests {
                 }),
             }],
             quarantine: vec![("transactions".into(), "duplicate".into(), 3)],
+            deliveries: vec![crate::alerts::Delivery {
+                channel: "webhook https://hooks.example".into(),
+                alerts: 1,
+                attempts: 4,
+                error: Some("answered 503".into()),
+            }],
         };
         let page = html(&data);
         let failed = &page[page.find("failed-checks").expect("failed table")..];
@@ -272,8 +300,9 @@ mod tests {
             page.contains("chart unusual"),
             "a value outside its band stands out"
         );
+        assert!(page.contains("answered 503"), "a failed delivery is shown");
         assert!(
-            !page.contains("<script") && !page.contains("http"),
+            !page.contains("<script") && !page.contains("src=") && !page.contains("href="),
             "self-contained"
         );
     }

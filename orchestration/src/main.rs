@@ -429,6 +429,18 @@ data quality:"
         report.html_path.display(),
         report.path.display()
     );
+    if !report.alerts.is_empty() {
+        println!("alerts: {}", report.alerts.len());
+    }
+    for delivery in &report.deliveries {
+        match &delivery.error {
+            None => println!("  sent {} to {}", delivery.alerts, delivery.channel),
+            Some(error) => println!(
+                "  NOT DELIVERED to {} after {} attempts: {error}",
+                delivery.channel, delivery.attempts
+            ),
+        }
+    }
     match report.blocking().len() {
         0 => Ok(()),
         failed => Err(PipelineError::QualityBlocked(failed)),

@@ -9,6 +9,7 @@ use chrono::{NaiveDate, Utc};
 use contract::Entity;
 use datafusion::prelude::SessionContext;
 use monitoring::MonitoringError;
+use monitoring::alerts::{self, Alert, AlertState, Delivery};
 use monitoring::checks::{self, Evidence, QualityConfig, Verdict};
 use monitoring::metrics::{self, History};
 use monitoring::profile::{TableProfile, profile};
@@ -49,6 +50,10 @@ pub struct QualityReport {
     /// The same report as a page to open in a browser.
     #[serde(skip)]
     pub html_path: PathBuf,
+    /// The alerts this run sent (failures new, changed or repeating, recoveries).
+    pub alerts: Vec<Alert>,
+    /// What became of them, per channel.
+    pub deliveries: Vec<Delivery>,
 }
 
 impl QualityReport {
@@ -127,13 +132,17 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     metrics::record(&metrics_location, &options.run_id, Utc::now(), &measured).await?;
 
     let reports = options.layout.monitoring().join("reports");
+    let html_path = reports.join(format!("{}.html", options.run_id));
+    let (alerts, deliveries) = alert(options, &verdicts, &html_path).await?;
     let report = QualityReport {
         run_id: options.run_id.clone(),
         as_of: options.as_of,
         verdicts,
         tables: profiles.iter().map(|p| (p.table.clone(), p.rows)).collect(),
         path: reports.join(format!("{}.json", options.run_id)),
-        html_path: reports.join(format!("{}.html", options.run_id)),
+        html_path,
+        alerts,
+        deliveries,
     };
     let page = report::html(&ReportData {
         run_id: report.run_id.clone(),
@@ -152,6 +161,7 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
             })
             .collect(),
         quarantine: quarantine_breakdown(&ctx).await?,
+        deliveries: report.deliveries.clone(),
     });
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     for (path, text) in [(&report.path, json), (&report.html_path, page)] {
@@ -163,6 +173,33 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
             })?;
     }
     Ok(report)
+}
+
+/// Decides which alerts the verdicts call for (remembering open problems in
+/// `<data>/monitoring/alert_state.json`) and delivers them.
+async fn alert(
+    options: &QualityOptions,
+    verdicts: &[Verdict],
+    report: &std::path::Path,
+) -> Result<(Vec<Alert>, Vec<Delivery>)> {
+    let path = options.layout.monitoring().join("alert_state.json");
+    let io = |source| crate::error::PipelineError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut state = AlertState::load(&path).map_err(io)?;
+    let absolute = std::path::absolute(report).unwrap_or_else(|_| report.to_owned());
+    let alerts = alerts::decide(
+        verdicts,
+        &mut state,
+        &options.config.alerts,
+        Utc::now(),
+        &options.run_id,
+        &format!("file://{}", absolute.display()),
+    );
+    let deliveries = alerts::deliver(&alerts, &options.config.alerts.channels).await;
+    state.save(&path).map_err(io)?;
+    Ok((alerts, deliveries))
 }
 
 /// Quarantined rows by entity and rule, from the quarantine tables registered in `ctx`.

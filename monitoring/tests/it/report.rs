@@ -69,6 +69,7 @@ fn the_report_renders_in_a_browser_with_its_failures_first() {
             }),
         }],
         quarantine: vec![("transactions".into(), "duplicate".into(), 12)],
+        deliveries: Vec::new(),
     });
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("report.html");
