@@ -191,6 +191,9 @@ impl FormatOptions {
     }
 }
 
+/// The top-level tables of a pipeline file that belong to stages after ingestion.
+pub const OTHER_STAGES: [&str; 3] = ["model", "quality", "postgres"];
+
 impl IngestConfig {
     /// Reads a configuration file; a relative `raw` is resolved against its folder.
     pub fn from_file(path: &Path) -> Result<IngestConfig, IngestError> {
@@ -215,8 +218,14 @@ impl IngestConfig {
     }
 
     /// Parses a configuration and checks it; the error lists every problem found.
+    /// The tables of the pipeline's other stages that share the file (`[model]`,
+    /// `[quality]`, `[postgres]`) are left to them.
     pub fn from_toml(text: &str) -> Result<IngestConfig, String> {
-        IngestConfig::from_table(toml::from_str(text).map_err(|e| e.to_string())?)
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        for other in OTHER_STAGES {
+            table.remove(other);
+        }
+        IngestConfig::from_table(table)
     }
 
     /// Reads a configuration from TOML already parsed (e.g. a file's tables minus

@@ -15,7 +15,7 @@ use crate::error::{IngestError, Result};
 use transformation::validation::Validator;
 
 use crate::cleaning::Cleaning;
-use crate::keys::{Holder, Key, KeySet, key_of, values_hash};
+use crate::keys::{Holder, Key, KeySet, key_of, values_hashes};
 use crate::mapping::Mapper;
 use crate::parse::ValueFormat;
 use crate::quarantine::{Quarantine, RejectedBy, Rejection};
@@ -448,19 +448,17 @@ impl EntityRun {
         let key_columns: Vec<&ArrayRef> = self.spec.key.iter().filter_map(|k| column(k)).collect();
         let key_name = self.spec.key.join(", ");
         let key_column = self.spec.key.first().copied();
-        for row in 0..typed.first().map_or(0, |a| a.len()) {
+        let rows = typed.first().map_or(0, |a| a.len());
+        // One delivery: every repeat is a duplicate, no need to compare values.
+        let contents = self.several_deliveries.then(|| values_hashes(typed, rows));
+        for row in 0..rows {
             if !failures.passes(row) {
                 continue;
             }
             let Some(key) = key_of(&key_columns, row) else {
                 continue;
             };
-            // One delivery: every repeat is a duplicate, no need to compare values.
-            let content = if self.several_deliveries {
-                values_hash(typed, row)
-            } else {
-                0
-            };
+            let content = contents.as_ref().map_or(0, |hashes| hashes[row]);
             let holder = Holder::new(self.delivery, content);
             if let Some(held) = self.seen.insert(key, holder) {
                 let (rule, reason) = if held.delivery() == self.delivery {

@@ -11,6 +11,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
+use datafusion::common::hash_utils::{RandomState, create_hashes};
 use xxhash_rust::xxh3::Xxh3;
 
 /// The hash of a key's values.
@@ -118,18 +119,25 @@ pub fn key_of(columns: &[&ArrayRef], row: usize) -> Option<Key> {
     Some(Key(digest as u64, (digest >> 64) as u64))
 }
 
-/// A hash of row `row`'s values in `columns`, nulls included.
-pub fn values_hash(columns: &[ArrayRef], row: usize) -> u64 {
-    let mut hasher = Xxh3::new();
-    for column in columns {
-        if column.is_null(row) {
-            hasher.update(&[0x00]);
-        } else {
-            hasher.update(&[0x01]);
-            hash_value(&mut hasher, column, row);
+/// A hash of each row's values in `columns`, nulls included, computed column by
+/// column (DataFusion's vectorised hashing, with a fixed seed).
+pub fn values_hashes(columns: &[ArrayRef], rows: usize) -> Vec<u64> {
+    let mut hashes = vec![0; rows];
+    let state = RandomState::with_seed(0);
+    if create_hashes(columns, &state, &mut hashes).is_err() {
+        // A type the vectorised hashing does not know: hash row by row instead.
+        for (row, hash) in hashes.iter_mut().enumerate() {
+            let mut hasher = Xxh3::new();
+            for column in columns {
+                hasher.update(&[u8::from(column.is_valid(row))]);
+                if column.is_valid(row) {
+                    hash_value(&mut hasher, column, row);
+                }
+            }
+            *hash = hasher.digest();
         }
     }
-    hasher.digest()
+    hashes
 }
 
 /// Feeds one non-null value, then a separator; false for a type keys never have.
@@ -190,16 +198,15 @@ mod tests {
             None,
         ]));
         let columns = [ids.clone(), status];
+        let hashes = values_hashes(&columns, 3);
         let key = key_of(&[&ids], 0).expect("a key");
         let mut keys = KeySet::default();
-        let first = Holder::new(7, values_hash(&columns, 0));
+        let first = Holder::new(7, hashes[0]);
         assert_eq!(keys.insert(key, first), None);
-        let held = keys
-            .insert(key, Holder::new(3, values_hash(&columns, 1)))
-            .expect("held");
+        let held = keys.insert(key, Holder::new(3, hashes[1])).expect("held");
         assert_eq!(held.delivery(), 7);
-        assert!(held.same_values(Holder::new(3, values_hash(&columns, 1))));
-        assert!(!held.same_values(Holder::new(3, values_hash(&columns, 2))));
+        assert!(held.same_values(Holder::new(3, hashes[1])));
+        assert!(!held.same_values(Holder::new(3, hashes[2])));
         assert!(keys.contains(key) && keys.len() == 1);
     }
 }

@@ -72,8 +72,19 @@ fn as_number(column: &str, ty: &DataType) -> Option<String> {
     }
 }
 
-/// Profiles the table registered in `ctx` as `table`.
-pub async fn profile(ctx: &SessionContext, table: &str) -> Result<TableProfile> {
+/// How much of a table to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Rows, and per column nulls, distinct values, ranges and means.
+    Full,
+    /// Rows and per column nulls only: for tables derived from others that are
+    /// measured fully (the warehouse from the processed layer), at a fraction of the
+    /// cost.
+    Counts,
+}
+
+/// Profiles the table registered in `ctx` as `table`, to `depth`.
+pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<TableProfile> {
     let error = |e| MonitoringError::datafusion(table, e);
     let frame = ctx.table(table).await.map_err(error)?;
     let fields: Vec<(String, DataType)> = frame
@@ -86,6 +97,9 @@ pub async fn profile(ctx: &SessionContext, table: &str) -> Result<TableProfile> 
     for (index, (name, ty)) in fields.iter().enumerate() {
         let column = quote(name);
         select.push(format!("count({column}) AS n{index}"));
+        if depth == Depth::Counts {
+            continue;
+        }
         if *ty != DataType::Boolean {
             let text = match ty {
                 DataType::Dictionary(..) => format!("CAST({column} AS VARCHAR)"),

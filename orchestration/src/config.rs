@@ -2,7 +2,8 @@
 //! `[entities]`, see [`ingestion::IngestConfig`]) and, in the same TOML file, the
 //! model's settings under `[model]`: `[model.fraud]` ([`FraudRules`]),
 //! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]), and the
-//! data-quality checks under `[quality]` ([`QualityConfig`]). Every table is optional;
+//! data-quality checks under `[quality]` ([`QualityConfig`]), and the PostgreSQL sink
+//! under `[postgres]` ([`PostgresSink`], off by default). Every table is optional;
 //! what is absent takes the contract's defaults. Unknown keys are errors, so a typo
 //! never passes silently.
 
@@ -27,6 +28,40 @@ pub struct ModelConfig {
     pub fx: FxConfig,
 }
 
+/// The PostgreSQL sink: when enabled, `bankpipe run` loads the warehouse into
+/// PostgreSQL after the quality checks pass (an error-level failure stops it first).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSink {
+    /// Whether `run` loads PostgreSQL.
+    pub enabled: bool,
+    /// The server (`postgres://user@host:port/database`); `DATABASE_URL` when absent,
+    /// which keeps passwords out of the file.
+    pub url: Option<String>,
+    /// The schema of the warehouse's tables.
+    pub schema: String,
+}
+
+impl Default for PostgresSink {
+    fn default() -> Self {
+        PostgresSink {
+            enabled: false,
+            url: None,
+            schema: crate::publish::DEFAULT_SCHEMA.to_owned(),
+        }
+    }
+}
+
+impl PostgresSink {
+    /// The configured URL, else `DATABASE_URL`.
+    pub fn url(&self) -> Option<String> {
+        self.url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .filter(|url| !url.is_empty())
+    }
+}
+
 /// A whole configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineConfig {
@@ -36,6 +71,8 @@ pub struct PipelineConfig {
     pub model: ModelConfig,
     /// The data-quality checks.
     pub quality: QualityConfig,
+    /// The PostgreSQL sink.
+    pub postgres: PostgresSink,
 }
 
 impl PipelineConfig {
@@ -62,6 +99,12 @@ impl PipelineConfig {
                 .map_err(|e: toml::de::Error| error(format!("[quality]: {e}")))?,
             None => QualityConfig::default(),
         };
+        let postgres: PostgresSink = match tables.remove("postgres") {
+            Some(table) => table
+                .try_into()
+                .map_err(|e: toml::de::Error| error(format!("[postgres]: {e}")))?,
+            None => PostgresSink::default(),
+        };
         let ingest = IngestConfig::from_table(tables)
             .map_err(error)?
             .relative_to(path);
@@ -78,6 +121,7 @@ impl PipelineConfig {
             ingest,
             model,
             quality,
+            postgres,
         })
     }
 }
@@ -101,7 +145,8 @@ mod tests {
              [model.fraud.velocity]\nmin_count = 4\n\
              [model.revenue]\nlate_fee_eur = 20.0\n\
              [model.fx]\nfixed_per_eur = { CZK = 25.0 }\n\
-             [[quality.checks]]\nid = \"arrive\"\ntable = \"transactions\"\nseverity = \"error\"\nvolume = { min = 1 }\n",
+             [[quality.checks]]\nid = \"arrive\"\ntable = \"transactions\"\nseverity = \"error\"\nvolume = { min = 1 }\n\
+             [postgres]\nenabled = true\nschema = \"dw\"\n",
         );
         let config = PipelineConfig::from_file(&path).expect("configuration");
         assert_eq!(config.ingest.raw, Some(dir.path().join("extracts")));
@@ -110,6 +155,11 @@ mod tests {
         assert_eq!(config.model.revenue.late_fee_eur, 20.0);
         assert_eq!(config.model.fx.fixed_per_eur.get("CZK"), Some(&25.0));
         assert_eq!(config.quality.checks[0].id, "arrive");
+        assert!(config.postgres.enabled && config.postgres.schema == "dw");
+        assert!(
+            !PipelineConfig::default().postgres.enabled,
+            "off by default"
+        );
     }
 
     #[test]

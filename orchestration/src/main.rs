@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use contract::Entity;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingestion::IngestConfig;
+use monitoring::alerts::{AlertConfig, Channel, ChannelConfig};
 use monitoring::checks::{self, QualityConfig};
 use orchestration::config::{ModelConfig, PipelineConfig};
 use orchestration::generate::{GenerateOptions, generate};
@@ -240,7 +241,13 @@ async fn run(command: Command) -> Result<(), PipelineError> {
                 ..TransformOptions::new(&layout, &run_id, as_of, config.model)?
             };
             run_transform(&options, &raw).await?;
-            run_quality(&layout, &run_id, as_of, config.quality).await
+            run_quality(&layout, &run_id, as_of, config.quality).await?;
+            let sink = &config.postgres;
+            if sink.enabled {
+                let url = sink.url().ok_or(PipelineError::NoDatabaseUrl)?;
+                publish_to(&layout, &url, &sink.schema).await?;
+            }
+            Ok(())
         }
         Command::Quality { paths, as_of, run } => {
             let (config, _, layout) = paths.resolve()?;
@@ -401,7 +408,26 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
     }
     let options = TransformOptions::new(&layout, &run_id, end_date, ModelConfig::default())?;
     run_transform(&options, &raw).await?;
-    run_quality(&layout, &run_id, end_date, QualityConfig::default()).await
+    // The demo watches its quarantine and writes its alerts to a JSON-lines file.
+    let alerts = layout.monitoring().join("alerts.jsonl");
+    let config = QualityConfig {
+        checks: orchestration::quality::quarantine_share_checks(0.005),
+        alerts: AlertConfig {
+            channels: vec![ChannelConfig {
+                min_severity: checks::Severity::Warn,
+                channel: Channel::JsonLines {
+                    path: alerts.clone(),
+                },
+            }],
+            ..AlertConfig::default()
+        },
+        ..QualityConfig::default()
+    };
+    run_quality(&layout, &run_id, end_date, config).await?;
+    if alerts.is_file() {
+        println!("alerts written to {}", alerts.display());
+    }
+    Ok(())
 }
 
 /// Judges the lake's quality for run `run_id`, prints the verdicts and the report's
@@ -497,15 +523,18 @@ async fn run_maintain(
 /// and rows per second.
 async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
     let url = target.url().ok_or(PipelineError::NoDatabaseUrl)?;
-    let layout = DataLayout::new(&target.data);
+    publish_to(&DataLayout::new(&target.data), &url, &target.schema).await
+}
+
+/// Loads the warehouse of `layout` into `schema` at `url` and prints the table loads.
+async fn publish_to(layout: &DataLayout, url: &str, schema: &str) -> Result<(), PipelineError> {
     println!(
-        "load {} → PostgreSQL {} schema {}",
+        "\nload {} → PostgreSQL {} schema {schema}",
         layout.root().display(),
-        storage::postgres::describe_url(&url),
-        target.schema
+        storage::postgres::describe_url(url),
     );
-    let mut client = storage::postgres::connect(&url, 5, Duration::from_millis(500)).await?;
-    let report = orchestration::publish::publish(&layout, &mut client, &target.schema).await?;
+    let mut client = storage::postgres::connect(url, 5, Duration::from_millis(500)).await?;
+    let report = orchestration::publish::publish(layout, &mut client, schema).await?;
     print!("{}", orchestration::publish::render(&report));
     println!("published in one transaction: readers saw the previous tables until the commit");
     Ok(())

@@ -10,9 +10,9 @@ use contract::Entity;
 use datafusion::prelude::SessionContext;
 use monitoring::MonitoringError;
 use monitoring::alerts::{self, Alert, AlertState, Delivery};
-use monitoring::checks::{self, Evidence, QualityConfig, Verdict};
+use monitoring::checks::{self, Check, CheckKind, Evidence, QualityConfig, Severity, Verdict};
 use monitoring::metrics::{self, History};
-use monitoring::profile::{TableProfile, profile};
+use monitoring::profile::{Depth, TableProfile, profile};
 use monitoring::report::{self, ReportData, Series};
 use serde::Serialize;
 use storage::delta::{self, TableLocation};
@@ -95,6 +95,30 @@ fn tables(layout: &DataLayout) -> Vec<(String, PathBuf)> {
     tables
 }
 
+/// Checks that at most `max_share` of each entity's rows went to quarantine (one
+/// `warn` check per entity, `<entity>.quarantine_share`): a sudden flood of bad rows is
+/// worth a look even when every one of them was caught.
+pub fn quarantine_share_checks(max_share: f64) -> Vec<Check> {
+    Entity::ALL
+        .iter()
+        .map(|entity| Check {
+            id: format!("{entity}.quarantine_share"),
+            table: format!("quarantine_{entity}"),
+            severity: Severity::Warn,
+            owner: None,
+            kind: CheckKind::Sql {
+                query: format!(
+                    "SELECT q.n AS quarantined, p.n AS accepted \
+                     FROM (SELECT count(*) AS n FROM quarantine_{entity}) q, \
+                          (SELECT count(*) AS n FROM {entity}) p \
+                     WHERE q.n > {max_share} * (q.n + p.n)"
+                ),
+                max_rows: 0,
+            },
+        })
+        .collect()
+}
+
 /// Profiles the lake, stores the figures with the run id, judges the checks and
 /// writes the report to `<data>/monitoring/reports/<run_id>.json` and `.html`.
 pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
@@ -103,7 +127,13 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     for (name, path) in tables(&options.layout) {
         let location = TableLocation::local(&path)?;
         if delta::register(&ctx, &name, &location).await? {
-            profiles.push(profile(&ctx, &name).await?);
+            // The warehouse derives from the processed layer, measured in full: its
+            // tables are counted (rows, nulls), which costs a fraction.
+            let derived = ["fact_", "dim_", "mart_"]
+                .iter()
+                .any(|p| name.starts_with(p));
+            let depth = if derived { Depth::Counts } else { Depth::Full };
+            profiles.push(profile(&ctx, &name, depth).await?);
         }
     }
     let metrics_location = TableLocation::local(&options.layout.monitoring().join("metrics"))?;

@@ -11,10 +11,11 @@ pub fn date_key(expr: &str) -> String {
     format!("CAST(to_char({expr}, '%Y%m%d') AS INT)")
 }
 
-/// The `YYYY-MM` month of a date or timestamp expression, as text (the partition
-/// value of the monthly partitioned facts).
-pub fn month(expr: &str) -> String {
-    format!("to_char({expr}, '%Y-%m')")
+/// The `yyyymm` integer month of a `yyyymmdd` date key expression (the partition
+/// value of the monthly partitioned facts; the key is computed once, the division is
+/// nearly free).
+pub fn month_key(date_key: &str) -> String {
+    format!("CAST({date_key} / 100 AS INT)")
 }
 
 /// The last day of the month of a date or timestamp expression, as a date.

@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use datafusion::prelude::SessionContext;
 use monitoring::checks::{Check, Evidence, Outcome, Severity, judge, render};
 use monitoring::metrics::{self, History, Metric};
-use monitoring::profile::profile;
+use monitoring::profile::{Depth, profile};
 use serde::Deserialize;
 use storage::TableLocation;
 
@@ -22,7 +22,11 @@ async fn outcomes(checks: &[Check], history: &[f64]) -> Vec<Outcome> {
     let ctx = SessionContext::new();
     ctx.register_batch("transactions", crate::history::transactions())
         .expect("register");
-    let profiles = vec![profile(&ctx, "transactions").await.expect("profile")];
+    let profiles = vec![
+        profile(&ctx, "transactions", Depth::Full)
+            .await
+            .expect("profile"),
+    ];
     let dir = tempfile::tempdir().expect("dir");
     let location = TableLocation::local(&dir.path().join("metrics")).expect("location");
     for (day, rows) in history.iter().enumerate() {

@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{TimeZone, Utc};
 use datafusion::prelude::SessionContext;
 use monitoring::metrics::{self, History, Metric};
-use monitoring::profile::profile;
+use monitoring::profile::{Depth, profile};
 use storage::TableLocation;
 
 /// Four transactions: one without a channel, amounts 10, 20, 30 and a missing one.
@@ -44,7 +44,14 @@ async fn a_profile_counts_nulls_distinct_values_and_ranges() {
     let ctx = SessionContext::new();
     ctx.register_batch("transactions", transactions())
         .expect("register");
-    let profile = profile(&ctx, "transactions").await.expect("profile");
+    let counts = profile(&ctx, "transactions", Depth::Counts)
+        .await
+        .expect("profile");
+    let channel = counts.column("channel").expect("channel");
+    assert_eq!((counts.rows, channel.nulls, channel.distinct), (4, 1, None));
+    let profile = profile(&ctx, "transactions", Depth::Full)
+        .await
+        .expect("profile");
     assert_eq!(profile.rows, 4);
     let channel = profile.column("channel").expect("channel");
     assert_eq!((channel.nulls, channel.distinct), (1, Some(2)));

@@ -8,7 +8,9 @@
 
 use chrono::NaiveDate;
 
-use crate::sql::{cents, date_key, date_literal, day_start, days_between, month, render, valid_at};
+use crate::sql::{
+    cents, date_key, date_literal, day_start, days_between, month_key, render, valid_at,
+};
 
 /// `transactions_eur`: the processed transactions with `amount_eur` at the booking
 /// day's rate. Registered as a view; the facts and the fraud rules read it.
@@ -27,7 +29,7 @@ pub const MONTHLY_PARTITIONS: [(&str, &str); 2] = [
 /// `fact_transactions`: one row per processed transaction, whatever its status, with
 /// the account, client (versions valid at booking time) and product keys, the signed
 /// amount, the EUR amount, whether a fraud rule flagged it (`fact_fraudes`), and its
-/// month (`booked_month`, `YYYY-MM`, the partition).
+/// month (`booked_month`, `yyyymm`, the partition).
 pub fn fact_transactions() -> String {
     render(
         "\
@@ -51,7 +53,7 @@ LEFT JOIN dim_products p ON p.product_id = a.product_id
 LEFT JOIN (SELECT DISTINCT transaction_id FROM fact_fraudes) s ON s.transaction_id = t.transaction_id",
         &[
             ("date_key", date_key("t.booked_at")),
-            ("month", month("t.booked_at")),
+            ("month", month_key(&date_key("t.booked_at"))),
             ("account_valid", valid_at("a", "t.booked_at")),
             ("client_valid", valid_at("c", "t.booked_at")),
         ],
@@ -216,7 +218,7 @@ LEFT JOIN dim_clients c ON c.client_id = a.client_id AND {client_valid}
 LEFT JOIN fx_daily f ON f.currency = p.currency AND f.date = p.due_date",
         &[
             ("due_key", date_key("p.due_date")),
-            ("month", month("p.due_date")),
+            ("month", month_key(&date_key("p.due_date"))),
             ("paid_key", date_key("p.paid_at")),
             ("amount_eur", cents("p.amount / f.per_eur")),
             (
