@@ -370,8 +370,14 @@ pub async fn judge(check: &Check, evidence: &Evidence<'_>) -> Verdict {
     let pass_if = |ok: bool| if ok { Outcome::Pass } else { Outcome::Fail };
     if let CheckKind::Sql { query, max_rows } = &check.kind {
         let expected = format!("at most {max_rows} rows");
-        return match count_rows(evidence.ctx, query).await {
-            Ok(rows) => verdict(pass_if(rows <= *max_rows), format!("{rows} rows"), expected),
+        return match run_query(evidence.ctx, query).await {
+            Ok((rows, first)) => {
+                let observed = match first {
+                    Some(first) if rows > 0 => format!("{rows} rows, first: {first}"),
+                    _ => format!("{rows} rows"),
+                };
+                verdict(pass_if(rows <= *max_rows), observed, expected)
+            }
             Err(error) => verdict(Outcome::Fail, format!("query failed: {error}"), expected),
         };
     }
@@ -476,9 +482,49 @@ pub async fn judge(check: &Check, evidence: &Evidence<'_>) -> Verdict {
     }
 }
 
-async fn count_rows(ctx: &SessionContext, query: &str) -> datafusion::error::Result<u64> {
+/// Runs an SQL check's query: its row count and its first row as `column=value`
+/// pairs, with the contract's personal columns masked (the sample goes to reports and
+/// alerts).
+async fn run_query(
+    ctx: &SessionContext,
+    query: &str,
+) -> datafusion::error::Result<(u64, Option<String>)> {
     let batches = ctx.sql(query).await?.collect().await?;
-    Ok(batches.iter().map(|b| b.num_rows() as u64).sum())
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let first = batches.iter().find(|b| b.num_rows() > 0).map(|batch| {
+        let formatter = arrow::util::display::ArrayFormatter::try_new;
+        let options = arrow::util::display::FormatOptions::default().with_null("null");
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .take(8)
+            .map(|(field, column)| {
+                let value = if is_personal(field.name()) {
+                    "***".to_owned()
+                } else {
+                    formatter(column.as_ref(), &options)
+                        .map(|f| f.value(0).to_string())
+                        .unwrap_or_default()
+                };
+                format!("{}={value}", field.name())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    Ok((rows, first))
+}
+
+/// Whether a column of that name is personal data in the contract (any entity).
+fn is_personal(name: &str) -> bool {
+    contract::Entity::ALL.iter().any(|entity| {
+        entity
+            .spec()
+            .columns
+            .iter()
+            .any(|c| c.personal && c.name.eq_ignore_ascii_case(name))
+    })
 }
 
 /// A number as a person reads it: whole when it is, else with up to 4 decimals.

@@ -2,7 +2,7 @@
 
 use chrono::{TimeZone, Utc};
 use datafusion::prelude::SessionContext;
-use monitoring::checks::{Check, Evidence, Outcome, Severity, judge, render};
+use monitoring::checks::{Check, Evidence, Outcome, Severity, Verdict, judge, render};
 use monitoring::metrics::{self, History, Metric};
 use monitoring::profile::{Depth, profile};
 use serde::Deserialize;
@@ -17,8 +17,17 @@ fn checks(toml_text: &str) -> Vec<Check> {
     toml::from_str::<File>(toml_text).expect("checks").checks
 }
 
-/// Judges `checks` on the test transactions, with `history` as earlier runs' row counts.
+/// The outcomes of `checks` (see [`judged`]).
 async fn outcomes(checks: &[Check], history: &[f64]) -> Vec<Outcome> {
+    judged(checks, history)
+        .await
+        .into_iter()
+        .map(|v| v.outcome)
+        .collect()
+}
+
+/// Judges `checks` on the test transactions, with `history` as earlier runs' row counts.
+async fn judged(checks: &[Check], history: &[f64]) -> Vec<Verdict> {
     let ctx = SessionContext::new();
     ctx.register_batch("transactions", crate::history::transactions())
         .expect("register");
@@ -57,7 +66,7 @@ async fn outcomes(checks: &[Check], history: &[f64]) -> Vec<Outcome> {
     };
     let mut out = Vec::new();
     for check in checks {
-        out.push(judge(check, &evidence).await.outcome);
+        out.push(judge(check, &evidence).await);
     }
     out
 }
@@ -117,6 +126,25 @@ async fn volume_completeness_freshness_and_sql_checks() {
     assert_eq!(
         outcomes(&declared, &[]).await,
         [Pass, Fail, Pass, Fail, Pass, Fail, Pass, Fail, Fail]
+    );
+}
+
+#[tokio::test]
+async fn an_sql_check_shows_its_first_row_with_personal_columns_masked() {
+    let declared = checks(
+        r#"
+        [[checks]]
+        id = "cards"
+        table = "transactions"
+        severity = "warn"
+        sql = { query = "SELECT 'Jana' AS first_name, 'DE89370400440532013000' AS iban, channel FROM transactions WHERE channel = 'card'" }
+        "#,
+    );
+    let verdict = judged(&declared, &[]).await.remove(0);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert_eq!(
+        verdict.observed,
+        "1 rows, first: first_name=***, iban=***, channel=card"
     );
 }
 
