@@ -255,6 +255,19 @@ pub struct QualityConfig {
     pub band: BandRule,
     /// Who is told of failures, and how.
     pub alerts: crate::alerts::AlertConfig,
+    /// What a failed error-level check does to the run.
+    pub on_error: OnError,
+}
+
+/// What a failed error-level check does to the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// The run fails before anything else uses its data (the PostgreSQL sink).
+    #[default]
+    Block,
+    /// The run goes on; the failure is reported and alerted like any other.
+    Warn,
 }
 
 impl Default for QualityConfig {
@@ -264,6 +277,7 @@ impl Default for QualityConfig {
             watch_history: true,
             band: BandRule::default(),
             alerts: crate::alerts::AlertConfig::default(),
+            on_error: OnError::Block,
         }
     }
 }

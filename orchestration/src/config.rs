@@ -146,7 +146,8 @@ mod tests {
              [model.revenue]\nlate_fee_eur = 20.0\n\
              [model.fx]\nfixed_per_eur = { CZK = 25.0 }\n\
              [[quality.checks]]\nid = \"arrive\"\ntable = \"transactions\"\nseverity = \"error\"\nvolume = { min = 1 }\n\
-             [postgres]\nenabled = true\nschema = \"dw\"\n",
+             [postgres]\nenabled = true\nschema = \"dw\"\n\
+             [quality]\non_error = \"warn\"\n",
         );
         let config = PipelineConfig::from_file(&path).expect("configuration");
         assert_eq!(config.ingest.raw, Some(dir.path().join("extracts")));
@@ -156,6 +157,7 @@ mod tests {
         assert_eq!(config.model.fx.fixed_per_eur.get("CZK"), Some(&25.0));
         assert_eq!(config.quality.checks[0].id, "arrive");
         assert!(config.postgres.enabled && config.postgres.schema == "dw");
+        assert_eq!(config.quality.on_error, monitoring::checks::OnError::Warn);
         assert!(
             !PipelineConfig::default().postgres.enabled,
             "off by default"

@@ -438,6 +438,7 @@ async fn run_quality(
     as_of: chrono::NaiveDate,
     config: QualityConfig,
 ) -> Result<(), PipelineError> {
+    let on_error = config.on_error;
     let report = quality(&QualityOptions {
         layout: layout.clone(),
         run_id: run_id.to_owned(),
@@ -467,9 +468,15 @@ data quality:"
             ),
         }
     }
-    match report.blocking().len() {
-        0 => Ok(()),
-        failed => Err(PipelineError::QualityBlocked(failed)),
+    match (report.blocking().len(), on_error) {
+        (0, _) => Ok(()),
+        (failed, checks::OnError::Warn) => {
+            println!(
+                "{failed} error-level checks failed; the run goes on ([quality] on_error = \"warn\")"
+            );
+            Ok(())
+        }
+        (failed, checks::OnError::Block) => Err(PipelineError::QualityBlocked(failed)),
     }
 }
 
