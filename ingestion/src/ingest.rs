@@ -186,6 +186,7 @@ impl Ingestor {
             format: config.options.value_format(),
             quarantine,
             schema: processed_schema(spec, &[]),
+            unfiltered: Arc::new(Schema::empty()),
             outputs: VecDeque::new(),
             first: None,
             seen: KeySet::default(),
@@ -206,10 +207,10 @@ impl Ingestor {
             run.mapper.map(&first.values)?;
         }
         run.schema = processed_schema(spec, run.mapper.extra_columns());
+        run.unfiltered = Arc::new(nullable(&run.schema));
         if !config.rules.is_empty() {
-            let judged = Arc::new(nullable(&run.schema));
             let validator =
-                Validator::compile(config.rules.clone(), &judged).map_err(|source| {
+                Validator::compile(config.rules.clone(), &run.unfiltered).map_err(|source| {
                     IngestError::Rule {
                         entity: entity.name().into(),
                         source,
@@ -268,6 +269,9 @@ pub struct EntityRun {
     format: ValueFormat,
     quarantine: Quarantine,
     schema: SchemaRef,
+    /// The schema with every field nullable: a batch's shape before its failing rows
+    /// are filtered out (and what configured rules judge).
+    unfiltered: SchemaRef,
     outputs: VecDeque<Output>,
     first: Option<TextBatch>,
     seen: KeySet,
@@ -360,7 +364,7 @@ impl EntityRun {
         );
         columns.push(Arc::new(StringArray::from(vec![batch.file.as_ref(); rows])));
         columns.push(Arc::new(batch.lines.clone()));
-        let all = RecordBatch::try_new(Arc::new(nullable(&self.schema)), columns)?;
+        let all = RecordBatch::try_new(self.unfiltered.clone(), columns)?;
         self.check_configured(&all, &mut failures)?;
         self.check_keys(&typed, &mut failures);
 

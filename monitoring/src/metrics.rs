@@ -12,7 +12,7 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
-use storage::delta::{self, TableLocation, WriteMode};
+use storage::delta::{self, TableLocation};
 
 use crate::error::Result;
 use crate::profile::TableProfile;
@@ -103,32 +103,22 @@ pub fn to_batch(run_id: &str, at: DateTime<Utc>, metrics: &[Metric]) -> Result<R
     Ok(RecordBatch::try_new(schema(), columns)?)
 }
 
-/// Appends run `run_id`'s metrics to the history at `location`, replacing any that
-/// run recorded before (a rerun of a run measures it again, it does not double it).
+/// Records run `run_id`'s metrics in the history at `location`, in one commit that
+/// replaces any figures that run recorded before (a rerun of a run measures it again,
+/// it does not double it).
 pub async fn record(
     location: &TableLocation,
     run_id: &str,
     at: DateTime<Utc>,
     metrics: &[Metric],
 ) -> Result<()> {
-    let history = History::load(location, Some(run_id)).await?;
-    let mut batches = Vec::new();
-    if history.reran {
-        // Rewrite without the earlier measurement of this run.
-        batches.extend(history.batches);
-    }
-    batches.push(to_batch(run_id, at, metrics)?);
-    let mode = if history.reran {
-        WriteMode::Overwrite
-    } else {
-        WriteMode::Append
-    };
-    let stream = futures::stream::iter(batches.into_iter().map(Ok));
-    delta::write_stream(
+    let batch = to_batch(run_id, at, metrics)?;
+    let predicate = format!("run_id = '{}'", run_id.replace('\'', "''"));
+    delta::replace_where(
         location,
         schema(),
-        stream,
-        mode,
+        futures::stream::iter([Ok(batch)]),
+        &predicate,
         &[],
         delta::run_metadata(run_id),
     )
@@ -143,8 +133,6 @@ pub type MetricKey = (String, Option<String>, String);
 #[derive(Debug, Default)]
 pub struct History {
     series: HashMap<MetricKey, Vec<(i64, f64)>>,
-    batches: Vec<RecordBatch>,
-    reran: bool,
 }
 
 impl History {
@@ -176,12 +164,8 @@ impl History {
             let at = at.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
             let value = cast(batch.column(5), &DataType::Float64)?;
             let value = value.as_primitive::<arrow::datatypes::Float64Type>();
-            let mut kept = Vec::with_capacity(batch.num_rows());
             for row in 0..batch.num_rows() {
-                let earlier = except != Some(run.value(row));
-                kept.push(earlier);
-                if !earlier {
-                    history.reran = true;
+                if except == Some(run.value(row)) {
                     continue;
                 }
                 let key = (
@@ -195,18 +179,6 @@ impl History {
                     .or_default()
                     .push((at.value(row), value.value(row)));
             }
-            let kept = arrow::array::BooleanArray::from(kept);
-            let kept = arrow::compute::filter_record_batch(batch, &kept)?;
-            // Delta reads text back as views: cast to the declared types.
-            let columns = kept
-                .columns()
-                .iter()
-                .zip(schema().fields())
-                .map(|(column, field)| cast(column, field.data_type()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            history
-                .batches
-                .push(RecordBatch::try_new(schema(), columns)?);
         }
         for values in history.series.values_mut() {
             values.sort_by_key(|(at, _)| *at);
