@@ -122,7 +122,7 @@ impl RevenueRules {
         if lines.is_empty() {
             lines.push(NO_REVENUE.to_owned());
         }
-        lines.join("\nUNION ALL\n")
+        format!("{LINE_ID}\n{}\n) lines", lines.join("\nUNION ALL\n"))
     }
 }
 
@@ -132,15 +132,26 @@ fn decimal(value: f64) -> String {
     format!("CAST('{value:?}' AS DECIMAL(18, 6))")
 }
 
+/// Every line's id, `revenue_type:date_key:account_key:client_key:product_key[:loan_id]`,
+/// unique because each rule makes one line per account version (and loan) and month,
+/// in front of the lines' columns; the rules' lines follow in parentheses.
+const LINE_ID: &str = "\
+SELECT concat_ws(':', revenue_type, CAST(date_key AS VARCHAR), CAST(account_key AS VARCHAR),
+                 CAST(client_key AS VARCHAR), CAST(product_key AS VARCHAR), loan_id) AS revenue_id,
+       date_key, client_key, account_key, product_key, loan_id, revenue_type, amount_eur
+FROM (";
+
 /// The shape of `fact_revenue` without rows, when every rule is off.
 const NO_REVENUE: &str = "\
 SELECT 0 AS date_key, CAST(-1 AS BIGINT) AS client_key, CAST(-1 AS BIGINT) AS account_key,
-       CAST(-1 AS BIGINT) AS product_key, '' AS revenue_type, CAST(0 AS DECIMAL(18, 2)) AS amount_eur
+       CAST(-1 AS BIGINT) AS product_key, CAST(NULL AS VARCHAR) AS loan_id, '' AS revenue_type,
+       CAST(0 AS DECIMAL(18, 2)) AS amount_eur
 WHERE false";
 
 const ACCOUNT_FEE: &str = "\
 SELECT {month_key} AS date_key, COALESCE(c.client_key, -1) AS client_key, a.account_key,
-       COALESCE(p.product_key, -1) AS product_key, 'account_fee' AS revenue_type, {amount} AS amount_eur
+       COALESCE(p.product_key, -1) AS product_key, CAST(NULL AS VARCHAR) AS loan_id,
+       'account_fee' AS revenue_type, {amount} AS amount_eur
 FROM dim_accounts a
 JOIN report_months m ON a.opened_on <= m.month_end AND (a.closed_on IS NULL OR a.closed_on >= m.month_start)
      AND {account_valid}
@@ -150,7 +161,7 @@ LEFT JOIN fx_daily f ON f.currency = p.currency AND f.date = m.month_end
 WHERE a.account_key <> -1";
 
 const INTEREST_INCOME: &str = "\
-SELECT {month_key} AS date_key, l.client_key, l.account_key, l.product_key,
+SELECT {month_key} AS date_key, l.client_key, l.account_key, l.product_key, l.loan_id,
        'interest_income' AS revenue_type, {amount} AS amount_eur
 FROM loan_months lm
 JOIN fact_loans l ON l.loan_id = lm.loan_id
@@ -159,7 +170,7 @@ WHERE lm.outstanding_start > 0 AND l.annual_rate > 0";
 
 const FX_FEE: &str = "\
 SELECT {month_key} AS date_key, t.client_key, t.account_key, t.product_key,
-       'fx_fee' AS revenue_type, {amount} AS amount_eur
+       CAST(NULL AS VARCHAR) AS loan_id, 'fx_fee' AS revenue_type, {amount} AS amount_eur
 FROM fact_transactions t
 JOIN dim_accounts a ON a.account_key = t.account_key
 WHERE t.status = 'booked' AND t.channel IN ({channels}) AND t.currency <> a.currency
@@ -167,11 +178,11 @@ GROUP BY 1, 2, 3, 4";
 
 const LATE_FEE: &str = "\
 SELECT {month_key} AS date_key, p.client_key, p.account_key, COALESCE(l.product_key, -1) AS product_key,
-       'late_fee' AS revenue_type, {amount} AS amount_eur
+       p.loan_id, 'late_fee' AS revenue_type, {amount} AS amount_eur
 FROM fact_payments p
 LEFT JOIN fact_loans l ON l.loan_id = p.loan_id
 WHERE p.kind = 'installment' AND p.status IN ('late', 'missed')
-GROUP BY 1, 2, 3, 4";
+GROUP BY 1, 2, 3, 4, 5";
 
 #[cfg(test)]
 mod tests {

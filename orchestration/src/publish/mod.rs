@@ -10,27 +10,33 @@
 //!
 //! 1. a transaction-level advisory lock on the schema's name makes a second
 //!    `load-postgres` into the same schema wait for the first;
-//! 2. the tables that exist are emptied in reverse load order (marts, facts, then
-//!    dimensions), so no row refers to a row being deleted;
-//! 3. each table, in load order (dimensions, each after those it refers to; facts;
-//!    marts), is created if missing and filled with one binary COPY that streams the
-//!    Delta table's batches (DataFusion's `execute_stream`: one batch in memory at a
-//!    time) — [`storage::postgres::load_in`] in [`LoadMode::Replace`].
+//! 2. if nothing outside the warehouse depends on its tables (a view, another table's
+//!    foreign key: [`storage::postgres::dependents`]), each table, in load order
+//!    (dimensions, each after those it refers to; facts; marts), is built afresh as
+//!    `<name>__new` — one binary COPY streaming the Delta table's batches
+//!    (DataFusion's `execute_stream`: one batch in memory at a time) into a table with
+//!    no constraint, then its primary key and indexes built in one pass each and its
+//!    foreign keys checked by one join each — and at the end the old tables are
+//!    dropped and the new ones renamed in their place ([`storage::postgres::Swap`]).
+//!    Readers keep reading the old tables during the load; they wait only for the
+//!    renames and the commit.
+//! 3. otherwise the tables are replaced in place, so that the objects depending on them
+//!    stay: emptied in reverse load order (marts, facts, then dimensions), then each
+//!    filled by one COPY into the table with its keys and indexes in place, checked
+//!    row by row ([`storage::postgres::load_in`] in [`LoadMode::Replace`]) — several
+//!    times slower, and said so in a warning and in the report.
 //!
-//! The foreign keys stay in their immediate mode, so each COPY checks its rows'
-//! references when it ends: a table's time includes its key checks, and the commit is
-//! short. Loading per table, each in its own transaction, could not replace a
-//! dimension that loses a member (the days of `dim_dates` when the window moves, keys
-//! renumbered by a rebuilt lake) while the old facts still refer to it; here the old
-//! facts are gone by then.
+//! Loading per table, each in its own transaction, could not replace a dimension that
+//! loses a member (the days of `dim_dates` when the window moves, keys renumbered by a
+//! rebuilt lake) while the old facts still refer to it; in one transaction, the old
+//! facts are gone by the time it commits.
 //!
 //! # Why replace, not upsert
 //! The Delta tables are the source of truth and each is rewritten whole by a run, so
 //! the PostgreSQL tables should hold exactly their rows. An upsert keeps rows that
-//! vanished from Delta (and `fact_revenue` has no key to upsert on), and costs a
-//! staging table and an `INSERT … ON CONFLICT` per table, about twice a COPY. Replacing
-//! is idempotent all the same: loading the same Delta tables twice leaves the same
-//! content.
+//! vanished from Delta and costs a staging table and an `INSERT … ON CONFLICT` per
+//! table, about twice a COPY. Replacing is idempotent all the same: loading the same
+//! Delta tables twice leaves the same content.
 
 pub mod tables;
 
@@ -42,7 +48,7 @@ use arrow::datatypes::DataType;
 use datafusion::common::Column;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col};
 use storage::delta::{self, TableLocation};
-use storage::postgres::{self, LoadMode, PostgresError, TableSpec};
+use storage::postgres::{self, LoadMode, PostgresError, Swap, TableSpec};
 use tokio_postgres::{Client, Transaction};
 
 use crate::error::{PipelineError, Result};
@@ -65,14 +71,28 @@ pub struct TableLoad {
     pub elapsed: Duration,
 }
 
+/// How [`publish`] replaced the tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// Fresh tables built without constraints, then swapped in.
+    Swap,
+    /// Emptied and filled in place, because these objects depend on the tables.
+    InPlace {
+        /// The views and foreign keys outside the warehouse that depend on it.
+        dependents: Vec<String>,
+    },
+}
+
 /// What [`publish`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishReport {
     /// The schema loaded into.
     pub schema: String,
+    /// How the tables were replaced.
+    pub method: Method,
     /// Each table, in load order.
     pub tables: Vec<TableLoad>,
-    /// How long the commit took.
+    /// How long the end took: the swap (for [`Method::Swap`]) and the commit.
     pub commit: Duration,
     /// The whole publication, from reading the Delta logs to the commit.
     pub elapsed: Duration,
@@ -100,8 +120,8 @@ pub async fn publish(
         .await
         .map_err(|e| PostgresError::query("BEGIN", e))?;
     let loaded = load_all(&ctx, &transaction, schema, &specs).await;
-    let tables = match loaded {
-        Ok(tables) => tables,
+    let (method, tables, swap) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => {
             // The first error is the one to report; if the rollback fails too, the
             // connection is gone and the server rolls back on its own.
@@ -110,12 +130,19 @@ pub async fn publish(
         }
     };
     let committing = Instant::now();
+    if let Some(swap) = swap
+        && let Err(error) = swap.finish().await
+    {
+        let _ = transaction.rollback().await;
+        return Err(error.into());
+    }
     transaction
         .commit()
         .await
         .map_err(|e| PostgresError::query("COMMIT", e))?;
     Ok(PublishReport {
         schema: schema.to_owned(),
+        method,
         tables,
         commit: committing.elapsed(),
         elapsed: started.elapsed(),
@@ -169,18 +196,50 @@ async fn decoded(ctx: &SessionContext, name: &str) -> datafusion::error::Result<
     frame.select(columns)
 }
 
-/// Steps 1 to 3 of the module's protocol, in `transaction`.
-async fn load_all(
+/// Steps 1 to 3 of the module's protocol, in `transaction`: the tables are loaded, and
+/// for [`Method::Swap`] staged, to be swapped in by the returned [`Swap`].
+async fn load_all<'a, 't>(
     ctx: &SessionContext,
-    transaction: &Transaction<'_>,
+    transaction: &'a Transaction<'t>,
     schema: &str,
     specs: &[TableSpec],
-) -> Result<Vec<TableLoad>> {
+) -> Result<(Method, Vec<TableLoad>, Option<Swap<'a, 't>>)> {
     let lock = "SELECT pg_advisory_xact_lock(hashtext('bankpipe.publish:' || $1))";
     transaction
         .execute(lock, &[&schema])
         .await
         .map_err(|e| PostgresError::query(lock, e))?;
+    let dependents = postgres::dependents(transaction, specs).await?;
+    if dependents.is_empty() {
+        let mut swap = Swap::new(transaction);
+        let mut loads = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let started = Instant::now();
+            let report = swap.stage(spec, table_stream(ctx, spec).await?).await?;
+            loads.push(TableLoad {
+                table: spec.name.clone(),
+                rows: report.rows,
+                elapsed: started.elapsed(),
+            });
+        }
+        return Ok((Method::Swap, loads, Some(swap)));
+    }
+    tracing::warn!(
+        schema,
+        dependents = %dependents.join(", "),
+        "objects outside the warehouse depend on its tables: loading in place to keep them \
+         (slower than swapping in fresh tables)"
+    );
+    let loads = load_in_place(ctx, transaction, specs).await?;
+    Ok((Method::InPlace { dependents }, loads, None))
+}
+
+/// Step 3: empties the tables that exist in reverse load order, then fills each.
+async fn load_in_place(
+    ctx: &SessionContext,
+    transaction: &Transaction<'_>,
+    specs: &[TableSpec],
+) -> Result<Vec<TableLoad>> {
     let mut cleared = vec![Duration::ZERO; specs.len()];
     for (spec, time) in specs.iter().zip(cleared.iter_mut()).rev() {
         let started = Instant::now();
@@ -194,12 +253,7 @@ async fn load_all(
     let mut loads = Vec::with_capacity(specs.len());
     for (spec, clearing) in specs.iter().zip(cleared) {
         let started = Instant::now();
-        let stream = decoded(ctx, &spec.name)
-            .await
-            .map_err(|e| read_error(&spec.name, e))?
-            .execute_stream()
-            .await
-            .map_err(|e| read_error(&spec.name, e))?;
+        let stream = table_stream(ctx, spec).await?;
         let report = postgres::load_in(transaction, spec, stream, LoadMode::Replace).await?;
         loads.push(TableLoad {
             table: spec.name.clone(),
@@ -208,6 +262,19 @@ async fn load_all(
         });
     }
     Ok(loads)
+}
+
+/// The batches of the Delta table registered under `spec`'s name, streamed.
+async fn table_stream(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+    decoded(ctx, &spec.name)
+        .await
+        .map_err(|e| read_error(&spec.name, e))?
+        .execute_stream()
+        .await
+        .map_err(|e| read_error(&spec.name, e))
 }
 
 /// Whether the table of `spec` exists.
@@ -263,7 +330,14 @@ pub fn render(report: &PublishReport) -> String {
     for table in &report.tables {
         line(&table.table, Some(table.rows), table.elapsed);
     }
-    line("(commit)", None, report.commit);
+    line(
+        match report.method {
+            Method::Swap => "(swap and commit)",
+            Method::InPlace { .. } => "(commit)",
+        },
+        None,
+        report.commit,
+    );
     let total: u64 = report.tables.iter().map(|t| t.rows).sum();
     line("total", Some(total), report.elapsed);
     out

@@ -13,7 +13,7 @@ use orchestration::DataLayout;
 use orchestration::check::{CheckOptions, check_connections};
 use orchestration::config::PipelineConfig;
 use orchestration::generate::{GenerateOptions, generate};
-use orchestration::publish::{WAREHOUSE, publish};
+use orchestration::publish::{Method, WAREHOUSE, publish};
 use storage::delta::{self, TableLocation};
 use storage::postgres;
 use tokio_postgres::Client;
@@ -189,6 +189,11 @@ async fn the_warehouse_loads_with_its_keys_and_a_second_load_changes_nothing() {
     let report = publish(&layout, &mut db.client, &db.schema)
         .await
         .expect("load");
+    assert_eq!(
+        report.method,
+        Method::Swap,
+        "nothing else depends on the tables"
+    );
     let loaded: Vec<&str> = report.tables.iter().map(|t| t.table.as_str()).collect();
     let declared: Vec<&str> = WAREHOUSE.iter().map(|t| t.name).collect();
     assert_eq!(loaded, declared, "every table, in load order");
@@ -272,6 +277,26 @@ async fn the_warehouse_loads_with_its_keys_and_a_second_load_changes_nothing() {
     assert_eq!(checks.len(), 1 + 9 + WAREHOUSE.len() + 3);
 }
 
+/// Moves the data files of the Delta table `table` aside (`hide`) or back.
+fn move_data_files(layout: &DataLayout, table: &str, hide: bool) {
+    let (from, to) = if hide {
+        ("parquet", "parquet.hidden")
+    } else {
+        ("parquet.hidden", "parquet")
+    };
+    let folder = layout.transformed(table);
+    let mut moved = 0;
+    for entry in std::fs::read_dir(&folder).expect("table folder") {
+        let path = entry.expect("entry").path();
+        let name = path.to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(from).filter(|s| s.ends_with('.')) {
+            std::fs::rename(&path, format!("{stem}{to}")).expect("rename");
+            moved += 1;
+        }
+    }
+    assert!(moved > 0, "no data file in {}", folder.display());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_load_leaves_every_table_as_it_was() {
     let mut db = test_db!("publish_fail");
@@ -290,7 +315,67 @@ async fn a_failed_load_leaves_every_table_as_it_was() {
         .await
         .expect("delete");
     let before = db.snapshot().await;
-    // The last table loaded refuses every row: the whole load rolls back.
+
+    // The last table loaded cannot be read from the lake: the whole load rolls back.
+    move_data_files(&layout, "mart_fraud_daily", true);
+    let error = publish(&layout, &mut db.client, &db.schema)
+        .await
+        .expect_err("mart_fraud_daily cannot be read");
+    assert!(error.to_string().contains("mart_fraud_daily"), "{error}");
+    assert_eq!(db.snapshot().await, before, "nothing changed");
+    move_data_files(&layout, "mart_fraud_daily", false);
+    let report = publish(&layout, &mut db.client, &db.schema)
+        .await
+        .expect("a rerun completes");
+    assert_eq!(report.method, Method::Swap);
+    let expected = delta_rows(&layout).await;
+    assert_eq!(
+        db.count("fact_transactions").await,
+        expected["fact_transactions"]
+    );
+    assert_eq!(db.count("fact_fraudes").await, expected["fact_fraudes"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_on_the_warehouse_is_kept_by_loading_in_place() {
+    let mut db = test_db!("publish_view");
+    let dir = tempfile::tempdir().expect("dir");
+    let layout = build_warehouse(dir.path(), "2026-11-24").await;
+    publish(&layout, &mut db.client, &db.schema)
+        .await
+        .expect("load");
+    let view = format!(
+        "CREATE VIEW {} AS SELECT count(*) AS n FROM {}",
+        db.table("analyst_view"),
+        db.table("fact_transactions")
+    );
+    db.client.batch_execute(&view).await.expect("view");
+    let snapshot = db.snapshot().await;
+
+    let report = publish(&layout, &mut db.client, &db.schema)
+        .await
+        .expect("a load in place");
+    match &report.method {
+        Method::InPlace { dependents } => {
+            assert_eq!(dependents.len(), 1, "{dependents:?}");
+            assert!(dependents[0].contains("analyst_view"), "{dependents:?}");
+        }
+        Method::Swap => panic!("a swap would have dropped the view"),
+    }
+    assert_eq!(db.snapshot().await, snapshot, "the same content");
+    let seen = format!("SELECT n FROM {}", db.table("analyst_view"));
+    assert_eq!(
+        db.scalar_i64(&seen).await,
+        snapshot["fact_transactions"].0,
+        "the view still reads the facts"
+    );
+
+    // In place too, a table that refuses its rows rolls the whole load back.
+    db.client
+        .batch_execute(&format!("DELETE FROM {}", db.table("fact_fraudes")))
+        .await
+        .expect("delete");
+    let before = db.snapshot().await;
     let refuse = format!(
         "ALTER TABLE {} ADD CONSTRAINT refuse_all CHECK (alerts < 0) NOT VALID",
         db.table("mart_fraud_daily")
@@ -301,21 +386,6 @@ async fn a_failed_load_leaves_every_table_as_it_was() {
         .expect_err("mart_fraud_daily refuses its rows");
     assert!(error.to_string().contains("refuse_all"), "{error}");
     assert_eq!(db.snapshot().await, before, "nothing changed");
-
-    let release = format!(
-        "ALTER TABLE {} DROP CONSTRAINT refuse_all",
-        db.table("mart_fraud_daily")
-    );
-    db.client.batch_execute(&release).await.expect("drop");
-    publish(&layout, &mut db.client, &db.schema)
-        .await
-        .expect("a rerun completes");
-    let expected = delta_rows(&layout).await;
-    assert_eq!(
-        db.count("fact_transactions").await,
-        expected["fact_transactions"]
-    );
-    assert_eq!(db.count("fact_fraudes").await, expected["fact_fraudes"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,6 +175,18 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
     assert_eq!(
         scalar(
             &layout,
+            "fact_revenue",
+            "SELECT count(*) - count(DISTINCT revenue_id) AS n, \
+             count(*) FILTER (WHERE (loan_id IS NULL) <> \
+                 (revenue_type IN ('account_fee', 'fx_fee'))) AS m FROM t"
+        )
+        .await,
+        scalar(&layout, "fact_revenue", "SELECT 0 AS n, 0 AS m").await,
+        "one id per revenue line; the loan on interest and late-fee lines only"
+    );
+    assert_eq!(
+        scalar(
+            &layout,
             "mart_client_monthly",
             "SELECT sum(transaction_count) AS n FROM t"
         )

@@ -2,18 +2,24 @@
 
 use std::time::Duration;
 
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::{ConnectFailure, PostgresError, server_message, with_causes};
+use super::tls::TlsOptions;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The TCP connect timeout where the URL sets none.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connects to PostgreSQL without TLS and spawns the connection's task on the current
-/// Tokio runtime.
+/// Connects to PostgreSQL and spawns the connection's task on the current Tokio runtime.
+///
+/// TLS follows the URL's `sslmode`, with libpq's meanings (see [the module](super)):
+/// `disable`, `prefer` (the default: TLS when the server offers it), `require`,
+/// `verify-ca` and `verify-full` (the certificate checked against `sslrootcert=FILE`,
+/// or the system's roots).
 ///
 /// Makes up to `attempts` attempts (at least one), waiting `first_backoff`, then twice as
 /// long each time (at most 30 s), between them. Only failures that may pass are retried
@@ -26,29 +32,34 @@ pub async fn connect(
     attempts: u32,
     first_backoff: Duration,
 ) -> Result<Client, PostgresError> {
-    let mut config: Config =
-        url.parse()
-            .map_err(|e: tokio_postgres::Error| PostgresError::Connect {
-                target: "(the URL given)".to_owned(),
-                attempts: 0,
-                failure: ConnectFailure::InvalidUrl,
-                message: with_causes(&e),
-            })?;
+    let invalid = |message: String| PostgresError::Connect {
+        target: "(the URL given)".to_owned(),
+        attempts: 0,
+        failure: ConnectFailure::InvalidUrl,
+        message,
+    };
+    let (url, tls) = TlsOptions::from_url(url).map_err(invalid)?;
+    let mut config: Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| invalid(with_causes(&e)))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
+    let connector = match config.get_ssl_mode() {
+        SslMode::Disable => None,
+        _ => Some(tls.connector().map_err(|message| PostgresError::Connect {
+            target: target(&config),
+            attempts: 0,
+            failure: ConnectFailure::Tls,
+            message,
+        })?),
+    };
     let attempts = attempts.max(1);
     let mut backoff = first_backoff;
     let mut attempt = 1;
     loop {
-        let error = match config.connect(NoTls).await {
-            Ok((client, connection)) => {
-                // The connection's own error reaches the client as a closed connection.
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                return Ok(client);
-            }
+        let error = match attempt_connection(&config, connector.as_ref()).await {
+            Ok(client) => return Ok(client),
             Err(error) => error,
         };
         let failure = classify(&error);
@@ -66,6 +77,31 @@ pub async fn connect(
     }
 }
 
+/// One connection attempt, with TLS when there is a connector (`sslmode` other than
+/// `disable`); spawns the connection's task.
+async fn attempt_connection(
+    config: &Config,
+    connector: Option<&MakeRustlsConnect>,
+) -> Result<Client, tokio_postgres::Error> {
+    // The connection's own error reaches the client as a closed connection.
+    match connector {
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok(client)
+        }
+        Some(connector) => {
+            let (client, connection) = config.connect(connector.clone()).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok(client)
+        }
+    }
+}
+
 /// The kind of a connection failure. tokio-postgres does not expose its error kinds, so
 /// an error that is neither the server's nor a network one is told by its message.
 fn classify(error: &tokio_postgres::Error) -> ConnectFailure {
@@ -78,7 +114,9 @@ fn classify(error: &tokio_postgres::Error) -> ConnectFailure {
         };
     }
     let text = with_causes(error);
-    if text.starts_with("authentication error") || text.contains("password missing") {
+    if text.contains("TLS") || text.contains("certificate") {
+        ConnectFailure::Tls
+    } else if text.starts_with("authentication error") || text.contains("password missing") {
         ConnectFailure::Authentication
     } else if is_network(error) {
         ConnectFailure::Unreachable
@@ -101,7 +139,7 @@ fn may_pass(failure: ConnectFailure, error: &tokio_postgres::Error) -> bool {
         ConnectFailure::Rejected => error
             .as_db_error()
             .is_some_and(|db| matches!(db.code().code(), "57P03" | "53300")),
-        ConnectFailure::Authentication | ConnectFailure::InvalidUrl => false,
+        ConnectFailure::Authentication | ConnectFailure::InvalidUrl | ConnectFailure::Tls => false,
     }
 }
 

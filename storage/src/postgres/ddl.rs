@@ -28,29 +28,27 @@ pub fn create_statements(spec: &TableSpec) -> Result<Vec<String>, PostgresError>
     statements.extend(
         spec.comments
             .iter()
-            .map(|(column, text)| comment(spec, column, text)),
+            .map(|(column, text)| comment(&spec.qualified(), column, text)),
     );
     Ok(statements)
 }
 
 fn create_table(spec: &TableSpec) -> Result<String, PostgresError> {
-    let mut lines = Vec::with_capacity(spec.columns.fields().len() + 1);
-    for field in spec.columns.fields() {
-        let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
-        lines.push(format!(
-            "{} {}{not_null}",
-            quote_ident(field.name()),
-            pg_type(field.data_type())?
-        ));
-    }
+    let mut lines = column_definitions(spec)?;
     if !spec.primary_key.is_empty() {
         lines.push(format!(
-            "CONSTRAINT {} PRIMARY KEY ({})",
-            quote_ident(&object_name(&[&spec.name], "pkey")),
-            quote_list(&spec.primary_key)
+            "CONSTRAINT {} {}",
+            quote_ident(&primary_key_name(&spec.name)),
+            primary_key_clause(spec)
         ));
     }
-    lines.extend(spec.foreign_keys.iter().map(|key| foreign_key(spec, key)));
+    lines.extend(spec.foreign_keys.iter().map(|key| {
+        format!(
+            "CONSTRAINT {} {}",
+            quote_ident(&foreign_key_name(&spec.name, key)),
+            foreign_key_clause(&qualified(&spec.schema, &key.references_table), key)
+        )
+    }));
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    {}\n)",
         spec.qualified(),
@@ -58,21 +56,60 @@ fn create_table(spec: &TableSpec) -> Result<String, PostgresError> {
     ))
 }
 
-fn foreign_key(spec: &TableSpec, key: &ForeignKey) -> String {
-    let mut parts = vec![spec.name.as_str()];
-    parts.extend(key.columns.iter().map(String::as_str));
+/// One `"name" type [NOT NULL]` per column, in order: `NOT NULL` where the Arrow field
+/// is not nullable.
+pub(crate) fn column_definitions(spec: &TableSpec) -> Result<Vec<String>, PostgresError> {
+    spec.columns
+        .fields()
+        .iter()
+        .map(|field| {
+            let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
+            Ok(format!(
+                "{} {}{not_null}",
+                quote_ident(field.name()),
+                pg_type(field.data_type())?
+            ))
+        })
+        .collect()
+}
+
+/// `PRIMARY KEY (<columns>)`.
+pub(crate) fn primary_key_clause(spec: &TableSpec) -> String {
+    format!("PRIMARY KEY ({})", quote_list(&spec.primary_key))
+}
+
+/// `FOREIGN KEY (<columns>) REFERENCES <referenced> (<columns>) DEFERRABLE INITIALLY
+/// IMMEDIATE`, `referenced` already quoted.
+pub(crate) fn foreign_key_clause(referenced: &str, key: &ForeignKey) -> String {
     format!(
-        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) DEFERRABLE INITIALLY IMMEDIATE",
-        quote_ident(&object_name(&parts, "fkey")),
+        "FOREIGN KEY ({}) REFERENCES {referenced} ({}) DEFERRABLE INITIALLY IMMEDIATE",
         quote_list(&key.columns),
-        qualified(&spec.schema, &key.references_table),
         quote_list(&key.references_columns)
     )
 }
 
+/// The name of the primary key (and its index) of table `table`.
+pub(crate) fn primary_key_name(table: &str) -> String {
+    object_name(&[table], "pkey")
+}
+
+/// The name of a foreign key of table `table`.
+pub(crate) fn foreign_key_name(table: &str, key: &ForeignKey) -> String {
+    let mut parts = vec![table];
+    parts.extend(key.columns.iter().map(String::as_str));
+    object_name(&parts, "fkey")
+}
+
+/// The name of table `table`'s index on `columns`.
+pub(crate) fn index_name(table: &str, columns: &[String]) -> String {
+    let mut parts = vec![table];
+    parts.extend(columns.iter().map(String::as_str));
+    object_name(&parts, "idx")
+}
+
 /// The column sets to index: the spec's indexes, then each foreign key's columns, without
 /// repeats and without those that the primary key's index already serves.
-fn index_column_sets(spec: &TableSpec) -> Vec<&[String]> {
+pub(crate) fn index_column_sets(spec: &TableSpec) -> Vec<&[String]> {
     let mut sets: Vec<&[String]> = Vec::new();
     let candidates = spec
         .indexes
@@ -89,20 +126,18 @@ fn index_column_sets(spec: &TableSpec) -> Vec<&[String]> {
 }
 
 fn create_index(spec: &TableSpec, columns: &[String]) -> String {
-    let mut parts = vec![spec.name.as_str()];
-    parts.extend(columns.iter().map(String::as_str));
     format!(
         "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-        quote_ident(&object_name(&parts, "idx")),
+        quote_ident(&index_name(&spec.name, columns)),
         spec.qualified(),
         quote_list(columns)
     )
 }
 
-fn comment(spec: &TableSpec, column: &str, text: &str) -> String {
+/// `COMMENT ON COLUMN <table>.<column> IS <text>`, `table` already quoted.
+pub(crate) fn comment(table: &str, column: &str, text: &str) -> String {
     format!(
-        "COMMENT ON COLUMN {}.{} IS {}",
-        spec.qualified(),
+        "COMMENT ON COLUMN {table}.{} IS {}",
         quote_ident(column),
         quote_literal(text)
     )

@@ -19,6 +19,9 @@ pub enum ConnectFailure {
     /// The server answered and refused the connection for another reason (unknown
     /// database, too many connections, starting up…).
     Rejected,
+    /// TLS could not be set up: the server does not offer it where the URL requires
+    /// it, or its certificate failed the URL's `sslmode=verify-ca|verify-full` check.
+    Tls,
 }
 
 impl fmt::Display for ConnectFailure {
@@ -39,6 +42,11 @@ impl fmt::Display for ConnectFailure {
             ConnectFailure::Rejected => {
                 "the server refused the connection: read its message, fix the cause (database \
                  name, connection limit…) and retry"
+            }
+            ConnectFailure::Tls => {
+                "TLS failed: check that the server has ssl = on, and for sslmode=verify-ca or \
+                 verify-full that sslrootcert=FILE holds the CA that signed the server's \
+                 certificate (and, for verify-full, that the URL's host is a name in it)"
             }
         })
     }

@@ -1,20 +1,16 @@
 //! Loading a stream of batches: binary COPY into a staging table, then one atomic publish.
 
 use std::error::Error;
-use std::pin::{Pin, pin};
 
 use arrow::array::RecordBatch;
-use futures::{Stream, StreamExt};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use futures::Stream;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use super::columns::ColumnWriter;
+use super::copy::Copier;
 use super::ddl::create_statements;
 use super::error::PostgresError;
 use super::ident::{object_name, quote_ident, quote_list};
 use super::spec::TableSpec;
-use super::types::{compatible, wire_type};
 
 /// How a load treats the rows already in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,27 +127,23 @@ const DEFER_CONSTRAINTS: &str = "SET CONSTRAINTS ALL DEFERRED";
 
 /// The statements and wire types of one load.
 struct LoadPlan<'s> {
-    spec: &'s TableSpec,
     /// Statements run before the COPY, in the transaction.
     prepare: Vec<String>,
-    copy: String,
-    types: Vec<Type>,
+    copier: Copier<'s>,
     /// Statements run after the COPY, in the transaction.
     publish: Vec<String>,
 }
 
 impl<'s> LoadPlan<'s> {
     fn new(spec: &'s TableSpec, mode: LoadMode) -> Result<LoadPlan<'s>, PostgresError> {
-        let columns = quote_list(&spec.column_names());
-        let copy_into =
-            |table: &str| format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)");
         let mut prepare = Vec::new();
-        let (copy, publish) = match mode {
+        let (copier, publish) = match mode {
             LoadMode::Replace => {
                 prepare.push(format!("DELETE FROM {}", spec.qualified()));
-                (copy_into(&spec.qualified()), vec![])
+                (Copier::new(spec, &spec.qualified(), false)?, vec![])
             }
             LoadMode::Upsert => {
+                let columns = quote_list(&spec.column_names());
                 let staging = staging_table(spec);
                 prepare.push(format!(
                     "CREATE TEMP TABLE {staging} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
@@ -163,22 +155,14 @@ impl<'s> LoadPlan<'s> {
                     on_conflict(spec)?
                 );
                 (
-                    copy_into(&staging),
+                    Copier::new(spec, &staging, false)?,
                     vec![upsert, format!("DROP TABLE {staging}")],
                 )
             }
         };
-        let types = spec
-            .columns
-            .fields()
-            .iter()
-            .map(|f| wire_type(f.data_type()))
-            .collect::<Result<_, _>>()?;
         Ok(LoadPlan {
-            spec,
             prepare,
-            copy,
-            types,
+            copier,
             publish,
         })
     }
@@ -194,74 +178,9 @@ impl<'s> LoadPlan<'s> {
         E: Error + Send + Sync + 'static,
     {
         execute_all(transaction, &self.prepare).await?;
-        let rows = self.copy(transaction, batches).await?;
+        let rows = self.copier.copy(transaction, batches).await?;
         execute_all(transaction, &self.publish).await?;
         Ok(rows)
-    }
-
-    /// One binary COPY of the whole stream into the table (or the staging table).
-    async fn copy<S, E>(
-        &self,
-        transaction: &Transaction<'_>,
-        mut batches: S,
-    ) -> Result<u64, PostgresError>
-    where
-        S: Stream<Item = Result<RecordBatch, E>> + Unpin,
-        E: Error + Send + Sync + 'static,
-    {
-        let failed = |e| PostgresError::query(&self.copy, e);
-        let sink = transaction.copy_in(&self.copy).await.map_err(failed)?;
-        let mut writer = pin!(BinaryCopyInWriter::new(sink, &self.types));
-        let mut rows = 0u64;
-        while let Some(batch) = batches.next().await {
-            let batch = batch.map_err(|source| PostgresError::Stream {
-                table: self.spec.display_name(),
-                rows,
-                source: Box::new(source),
-            })?;
-            let columns = self.column_writers(&batch, rows)?;
-            write_rows(writer.as_mut(), &columns, batch.num_rows())
-                .await
-                .map_err(failed)?;
-            rows += batch.num_rows() as u64;
-        }
-        writer.as_mut().finish().await.map_err(failed)
-    }
-
-    /// One writer per column of the spec, taken by name from the batch and checked.
-    fn column_writers<'b>(
-        &'b self,
-        batch: &'b RecordBatch,
-        first_row: u64,
-    ) -> Result<Vec<ColumnWriter<'b>>, PostgresError> {
-        let schema = batch.schema_ref();
-        let invalid = |message: String| PostgresError::InvalidBatch {
-            table: self.spec.display_name(),
-            message,
-        };
-        let mut writers = Vec::with_capacity(self.types.len());
-        for field in self.spec.columns.fields() {
-            let name = field.name();
-            let index = schema
-                .index_of(name)
-                .map_err(|_| invalid(format!("a batch has no column \"{name}\"")))?;
-            let array = batch.column(index);
-            if !compatible(field.data_type(), array.data_type()) {
-                return Err(invalid(format!(
-                    "column \"{name}\" is {} in a batch but {} in the spec",
-                    array.data_type(),
-                    field.data_type()
-                )));
-            }
-            if !field.is_nullable() && array.null_count() > 0 {
-                return Err(invalid(format!(
-                    "column \"{name}\" is required but has {} null(s) in a batch",
-                    array.null_count()
-                )));
-            }
-            writers.push(ColumnWriter::new(name, array.as_ref(), first_row)?);
-        }
-        Ok(writers)
     }
 }
 
@@ -309,7 +228,7 @@ fn on_conflict(spec: &TableSpec) -> Result<String, PostgresError> {
 }
 
 /// Runs `statements` one after the other on a client or in a transaction.
-async fn execute_all<C: GenericClient>(
+pub(crate) async fn execute_all<C: GenericClient>(
     client: &C,
     statements: &[String],
 ) -> Result<(), PostgresError> {
@@ -318,21 +237,6 @@ async fn execute_all<C: GenericClient>(
             .batch_execute(statement)
             .await
             .map_err(|e| PostgresError::query(statement, e))?;
-    }
-    Ok(())
-}
-
-/// Writes rows `0..rows` of a batch, one field per column writer.
-async fn write_rows(
-    mut writer: Pin<&mut BinaryCopyInWriter>,
-    columns: &[ColumnWriter<'_>],
-    rows: usize,
-) -> Result<(), tokio_postgres::Error> {
-    for row in 0..rows {
-        writer
-            .as_mut()
-            .write_raw(columns.iter().map(|column| column.cell(row)))
-            .await?;
     }
     Ok(())
 }
@@ -367,7 +271,7 @@ mod tests {
         let plan = LoadPlan::new(&spec, LoadMode::Replace).unwrap();
         assert_eq!(plan.prepare, ["DELETE FROM \"s\".\"t\""]);
         assert_eq!(
-            plan.copy,
+            plan.copier.statement,
             "COPY \"s\".\"t\" (\"id\", \"v\") FROM STDIN (FORMAT binary)"
         );
         assert!(plan.publish.is_empty());
@@ -383,7 +287,7 @@ mod tests {
              ON COMMIT DROP"
         );
         assert_eq!(
-            plan.copy,
+            plan.copier.statement,
             "COPY pg_temp.\"t__staging\" (\"id\", \"v\") FROM STDIN (FORMAT binary)"
         );
         assert_eq!(

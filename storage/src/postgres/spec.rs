@@ -48,6 +48,11 @@ impl TableSpec {
         qualified(&self.schema, &self.name)
     }
 
+    /// Whether `other` is the same table (same schema and name).
+    pub(crate) fn same_table(&self, other: &TableSpec) -> bool {
+        self.schema == other.schema && self.name == other.name
+    }
+
     /// `schema.name`, for messages.
     pub(crate) fn display_name(&self) -> String {
         format!("{}.{}", self.schema, self.name)

@@ -1169,6 +1169,126 @@ async fn an_unknown_role_is_an_authentication_failure_without_retries() {
     );
 }
 
+// ---------------------------------------------------------------- TLS
+
+/// `url` with `params` added to its query.
+fn with_params(url: &str, params: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{params}")
+}
+
+/// Whether the connection of `url` is encrypted, or the error connecting.
+async fn encrypted(url: &str) -> Result<bool, PostgresError> {
+    let client = postgres::connect(url, 3, Duration::from_millis(10)).await?;
+    let row = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl");
+    Ok(row.get(0))
+}
+
+fn assert_tls_failure(error: &PostgresError) {
+    assert!(
+        matches!(
+            error,
+            PostgresError::Connect {
+                failure: ConnectFailure::Tls,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_follows_sslmode_as_libpq_does() {
+    let Some(client) = try_connect().await else {
+        return;
+    };
+    let settings = client
+        .query_one(
+            "SELECT current_setting('ssl'), current_setting('ssl_cert_file')",
+            &[],
+        )
+        .await
+        .expect("settings");
+    let (ssl, cert_file): (String, String) = (settings.get(0), settings.get(1));
+    let url = database_url();
+    if ssl != "on" {
+        eprintln!("SKIPPED: the server at DATABASE_URL has ssl = off");
+        let error = encrypted(&with_params(&url, "sslmode=require"))
+            .await
+            .expect_err("require without TLS on the server");
+        assert_tls_failure(&error);
+        return;
+    }
+    assert!(
+        !encrypted(&with_params(&url, "sslmode=disable"))
+            .await
+            .expect("disable")
+    );
+    assert!(encrypted(&url).await.expect("prefer, the default"));
+    assert!(
+        encrypted(&with_params(&url, "sslmode=require"))
+            .await
+            .expect("require")
+    );
+
+    // The server's certificate is not signed by a system root (a test server's is
+    // self-signed): verify-full refuses it, at once.
+    match encrypted(&with_params(&url, "sslmode=verify-full")).await {
+        Err(PostgresError::Connect {
+            failure: ConnectFailure::Tls,
+            attempts: 1,
+            message,
+            ..
+        }) => assert!(message.contains("certificate"), "{message}"),
+        other => panic!("verify-full against an unknown issuer: {other:?}"),
+    }
+    // With the server's own certificate as the root (it is on this machine), the chain
+    // holds; the host name holds where the URL names a host the certificate names.
+    if !std::path::Path::new(&cert_file).is_file() {
+        eprintln!("SKIPPED: the server's certificate {cert_file} is not readable here");
+        return;
+    }
+    let root = format!("sslrootcert={cert_file}");
+    assert!(
+        encrypted(&with_params(&url, &format!("sslmode=verify-ca&{root}")))
+            .await
+            .expect("verify-ca with the server's certificate as root")
+    );
+    let pem = std::fs::read(&cert_file).expect("certificate");
+    let config: tokio_postgres::Config = url.parse().expect("DATABASE_URL");
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    if String::from_utf8_lossy(&pem).contains("BEGIN CERTIFICATE") {
+        let by_name =
+            format!("postgres://postgres@localhost:{port}/test?sslmode=verify-full&{root}");
+        match encrypted(&by_name).await {
+            Ok(on) => assert!(on),
+            // A certificate that does not name localhost: the name check refuses it.
+            Err(PostgresError::Connect {
+                failure, message, ..
+            }) => {
+                assert_eq!(failure, ConnectFailure::Tls, "{message}");
+                assert!(
+                    message.contains("Name") || message.contains("name"),
+                    "{message}"
+                );
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let error = encrypted(&format!(
+        "postgres://postgres@127.0.0.1:{port}/test?sslmode=verify-full&{root}"
+    ))
+    .await
+    .expect_err("127.0.0.1 is not a name in the certificate");
+    assert_tls_failure(&error);
+}
+
 // ---------------------------------------------------------------- NUMERIC
 
 /// The text PostgreSQL prints for `value × 10^-scale`.
@@ -1263,4 +1383,172 @@ async fn numeric_round_trips_random_values() {
             .run(&(any::<i128>(), 0i8..=38), |(v, s)| check(v, s))
             .expect("any i128, scale 0..=38");
     });
+}
+
+// ---------------------------------------------------------------- swapping in fresh tables
+
+/// The definition of every table of the schema: columns, constraints, indexes,
+/// comments and grants, one line each, sorted.
+async fn definitions(db: &TestDb) -> Vec<String> {
+    let sql = "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type \
+                   || ' ' || is_nullable \
+               FROM information_schema.columns WHERE table_schema = $1 \
+               UNION ALL \
+               SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' \
+                   || pg_get_constraintdef(c.oid) \
+               FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
+               WHERE n.nspname = $1 \
+               UNION ALL \
+               SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = $1 \
+               UNION ALL \
+               SELECT 'comment ' || c.relname || '.' || a.attname || ' ' \
+                   || col_description(c.oid, a.attnum) \
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+               JOIN pg_attribute a ON a.attrelid = c.oid \
+               WHERE n.nspname = $1 AND c.relkind = 'r' AND a.attnum > 0 \
+                 AND col_description(c.oid, a.attnum) IS NOT NULL \
+               UNION ALL \
+               SELECT 'grant ' || table_name || ' ' || grantee || ' ' || privilege_type \
+               FROM information_schema.role_table_grants \
+               WHERE table_schema = $1 AND grantee <> grantor \
+               ORDER BY 1";
+    db.client
+        .query(sql, &[&db.schema])
+        .await
+        .expect("definitions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn reader_count(reader: &Client, schema: &str, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM \"{schema}\".\"{table}\"");
+    reader.query_one(&sql, &[]).await.expect(&sql).get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_replaces_tables_keeping_their_definition_and_grants() {
+    let mut db = test_db!("swap");
+    let reader = try_connect().await.expect("a second connection");
+    let schema = db.schema.clone();
+    let dim = dimension_spec(&db, "dim_clients");
+    let fact = fact_spec(&db, "dim_clients");
+    let first = [
+        (&dim, dimension_batch(&[-1, 1, 2, 3])),
+        (&fact, fact_batch(0, &[1, 2, 3])),
+    ];
+    for (spec, batch) in first {
+        load(&mut db.client, spec, vec![batch], LoadMode::Replace)
+            .await
+            .expect("first load, in place");
+    }
+    let grant = format!(
+        "GRANT SELECT ON {} TO PUBLIC",
+        db.table("fact_transactions")
+    );
+    db.client.batch_execute(&grant).await.expect("grant");
+    let defined = definitions(&db).await;
+    assert!(
+        defined.iter().any(|d| d.starts_with("grant")),
+        "{defined:?}"
+    );
+
+    // Member 3 goes with the facts that referred to it; readers see the old tables
+    // until the commit.
+    let transaction = db.client.transaction().await.expect("begin");
+    let mut swap = postgres::Swap::new(&transaction);
+    let staged = swap
+        .stage(&dim, stream::iter(vec![dimension_batch(&[-1, 1, 2])]))
+        .await
+        .expect("dimension");
+    assert_eq!(staged.rows, 3);
+    swap.stage(&fact, stream::iter(vec![fact_batch(0, &[1, 2, -1, 2])]))
+        .await
+        .expect("facts");
+    assert_eq!(reader_count(&reader, &schema, "dim_clients").await, 4);
+    assert_eq!(reader_count(&reader, &schema, "fact_transactions").await, 3);
+    swap.finish().await.expect("swap");
+    transaction.commit().await.expect("commit");
+    assert_eq!(reader_count(&reader, &schema, "dim_clients").await, 3);
+    assert_eq!(reader_count(&reader, &schema, "fact_transactions").await, 4);
+    assert_eq!(
+        definitions(&db).await,
+        defined,
+        "same columns, keys, indexes, comments and grants"
+    );
+    let fingerprints = (
+        db.fingerprint("dim_clients").await,
+        db.fingerprint("fact_transactions").await,
+    );
+
+    // The keys are checked when the staged table gets them; a failure leaves the old
+    // tables, and no staged table.
+    let transaction = db.client.transaction().await.expect("begin");
+    let mut swap = postgres::Swap::new(&transaction);
+    swap.stage(&dim, stream::iter(vec![dimension_batch(&[-1, 1])]))
+        .await
+        .expect("dimension");
+    let error = swap
+        .stage(&fact, stream::iter(vec![fact_batch(0, &[1, 99])]))
+        .await
+        .expect_err("member 99 is unknown");
+    assert_eq!(error.sqlstate(), Some("23503"), "{error}");
+    transaction.rollback().await.expect("rollback");
+    let transaction = db.client.transaction().await.expect("begin");
+    let mut swap = postgres::Swap::new(&transaction);
+    let error = swap
+        .stage(&dim, stream::iter(vec![dimension_batch(&[1, 1])]))
+        .await
+        .expect_err("a duplicate key");
+    assert_eq!(error.sqlstate(), Some("23505"), "{error}");
+    transaction.rollback().await.expect("rollback");
+    assert_eq!(
+        (
+            db.fingerprint("dim_clients").await,
+            db.fingerprint("fact_transactions").await
+        ),
+        fingerprints
+    );
+    assert_eq!(definitions(&db).await, defined, "no staged table is left");
+
+    // A view on a table: `dependents` names it, and a swap would fail rather than
+    // drop it.
+    let view = format!(
+        "CREATE VIEW {} AS SELECT * FROM {}",
+        db.table("v"),
+        db.table("fact_transactions")
+    );
+    db.client.batch_execute(&view).await.expect("view");
+    let found = postgres::dependents(&db.client, &[dim.clone(), fact.clone()])
+        .await
+        .expect("dependents");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("view ") && found[0].ends_with(".v"),
+        "{found:?}"
+    );
+    let none = postgres::dependents(&db.client, std::slice::from_ref(&dim))
+        .await
+        .expect("dependents");
+    assert_eq!(
+        none.len(),
+        1,
+        "the facts' foreign key depends on the dimension: {none:?}"
+    );
+    assert!(none[0].starts_with("foreign key "), "{none:?}");
+    let transaction = db.client.transaction().await.expect("begin");
+    let mut swap = postgres::Swap::new(&transaction);
+    swap.stage(&dim, stream::iter(vec![dimension_batch(&[-1, 1, 2])]))
+        .await
+        .expect("dimension");
+    swap.stage(&fact, stream::iter(vec![fact_batch(0, &[1])]))
+        .await
+        .expect("facts");
+    let error = swap
+        .finish()
+        .await
+        .expect_err("the view depends on the facts");
+    assert!(error.to_string().contains("depend"), "{error}");
+    transaction.rollback().await.expect("rollback");
+    assert_eq!(db.count("v").await, 4, "the view is still there");
 }
