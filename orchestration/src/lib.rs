@@ -17,6 +17,7 @@ pub mod layout;
 pub mod maintain;
 pub mod publish;
 pub mod quality;
+pub mod runtime;
 pub mod summary;
 pub mod transform;
 

@@ -3,4 +3,5 @@
 mod ingest;
 mod maintain;
 mod pg;
+mod runtime;
 mod transform;
