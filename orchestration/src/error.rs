@@ -70,6 +70,22 @@ pub enum PipelineError {
     /// Error-level quality checks failed: the run stops before anything else uses its data.
     #[error("{0} error-level quality checks failed (see the verdicts above)")]
     QualityBlocked(usize),
+    /// The flow runtime or its run store failed (not a task: see [`Self::RunFailed`]).
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// A flow run ended without completing.
+    #[error("flow run #{run} {state}: {reason}")]
+    RunFailed {
+        /// The flow run's id.
+        run: i64,
+        /// Its final state.
+        state: crate::runtime::RunState,
+        /// The failed tasks with their errors, or the run's own error.
+        reason: String,
+    },
+    /// A run to retry is not a pipeline run (its parameters do not say where its data is).
+    #[error("flow run #{0} is not a pipeline run that can be retried here")]
+    NotRetriable(i64),
     /// A background task panicked or was cancelled: a bug.
     #[error("internal error: a pipeline task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

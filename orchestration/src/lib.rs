@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod expected;
 pub mod generate;
@@ -15,9 +16,12 @@ pub mod headline;
 pub mod ingest;
 pub mod layout;
 pub mod maintain;
+pub mod pipeline;
 pub mod publish;
 pub mod quality;
 pub mod runtime;
+pub mod schedule;
+pub mod stages;
 pub mod summary;
 pub mod transform;
 

@@ -1,22 +1,20 @@
 //! `bankpipe`: a bank's daily extracts in, an analytics warehouse out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use contract::Entity;
-use indicatif::{ProgressBar, ProgressStyle};
-use ingestion::IngestConfig;
-use monitoring::alerts::{AlertConfig, Channel, ChannelConfig};
-use monitoring::checks::{self, QualityConfig};
-use orchestration::config::{ModelConfig, PipelineConfig};
+use monitoring::checks;
+use orchestration::config::PipelineConfig;
 use orchestration::generate::{GenerateOptions, generate};
-use orchestration::ingest::{IngestOptions, ingest, new_run_id};
-use orchestration::quality::{QualityOptions, quality};
-use orchestration::transform::{DEFAULT_MEMORY_LIMIT, TransformOptions, transform};
-use orchestration::{DataLayout, PipelineError, expected, headline, summary};
+use orchestration::ingest::new_run_id;
+use orchestration::pipeline::{PipelineSettings, daily_flow};
+use orchestration::runtime::store::FlowRunDetail;
+use orchestration::runtime::{Executor, FlowRunId, RunRequest, RunState, RunStore};
+use orchestration::stages::{Console, publish_to, run_ingest, run_quality};
+use orchestration::transform::DEFAULT_MEMORY_LIMIT;
+use orchestration::{DataLayout, PipelineError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,7 +52,9 @@ enum Command {
         #[command(flatten)]
         paths: Paths,
     },
-    /// Ingests the raw extracts, then builds the star schema from them.
+    /// Runs the pipeline's flow: ingest, build the star schema, judge the quality,
+    /// and load PostgreSQL when the `[postgres]` sink is on; recorded in the run
+    /// store, and skipping the stages whose inputs did not change.
     Run {
         #[command(flatten)]
         paths: Paths,
@@ -65,6 +65,18 @@ enum Command {
         /// to disk.
         #[arg(long, default_value_t = DEFAULT_MEMORY_LIMIT >> 20)]
         memory_limit_mib: usize,
+        /// Run every task, even those whose inputs did not change since they last
+        /// completed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Reruns a failed run from its failed tasks, reusing those that completed.
+    Retry {
+        /// The flow run's id (as `run` printed it).
+        run: i64,
+        /// The data folder whose run store holds the run.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
     },
     /// Generates a small data set and runs every stage on it, on local Delta tables.
     Demo {
@@ -223,7 +235,8 @@ async fn run(command: Command) -> Result<(), PipelineError> {
         }
         Command::Ingest { paths } => {
             let (config, raw, layout) = paths.resolve()?;
-            run_ingest(config.ingest, raw, &layout, &new_run_id())
+            let console = Console::terminal();
+            run_ingest(&console, config.ingest, raw, &layout, &new_run_id(), None)
                 .await
                 .map(drop)
         }
@@ -231,31 +244,28 @@ async fn run(command: Command) -> Result<(), PipelineError> {
             paths,
             as_of,
             memory_limit_mib,
+            force,
         } => {
-            let (config, raw, layout) = paths.resolve()?;
-            let run_id = new_run_id();
-            run_ingest(config.ingest, raw.clone(), &layout, &run_id).await?;
-            let as_of = as_of.unwrap_or_else(yesterday);
-            let options = TransformOptions {
+            let settings = PipelineSettings {
+                config_file: paths.config,
+                raw: paths.raw,
                 memory_limit: memory_limit_mib << 20,
-                ..TransformOptions::new(&layout, &run_id, as_of, config.model)?
+                force,
+                ..PipelineSettings::new(paths.data, as_of.unwrap_or_else(yesterday))
             };
-            run_transform(&options, &raw).await?;
-            run_quality(&layout, &run_id, as_of, config.quality).await?;
-            let sink = &config.postgres;
-            if sink.enabled {
-                let url = sink.url().ok_or(PipelineError::NoDatabaseUrl)?;
-                publish_to(&layout, &url, &sink.schema).await?;
-            }
-            Ok(())
+            run_flow(settings).await
         }
+        Command::Retry { run, data } => retry(data, run).await,
         Command::Quality { paths, as_of, run } => {
             let (config, _, layout) = paths.resolve()?;
             match run {
                 Some(run_id) => print_report(&layout, &run_id),
                 None => {
                     let as_of = as_of.unwrap_or_else(yesterday);
-                    run_quality(&layout, &new_run_id(), as_of, config.quality).await
+                    let console = Console::terminal();
+                    run_quality(&console, &layout, &new_run_id(), as_of, config.quality)
+                        .await
+                        .map(drop)
                 }
             }
         }
@@ -281,90 +291,8 @@ fn yesterday() -> chrono::NaiveDate {
         .unwrap_or_default()
 }
 
-async fn run_ingest(
-    config: IngestConfig,
-    raw: PathBuf,
-    layout: &DataLayout,
-    run_id: &str,
-) -> Result<Vec<ingestion::EntitySummary>, PipelineError> {
-    println!(
-        "ingest {} → {} (run {run_id})",
-        raw.display(),
-        layout.root().display()
-    );
-    let options = IngestOptions {
-        config,
-        raw,
-        layout: layout.clone(),
-        run_id: run_id.to_owned(),
-    };
-    let bar: Mutex<Option<(Entity, ProgressBar)>> = Mutex::new(None);
-    let progress = |entity: Entity, rows: u64| {
-        let Ok(mut current) = bar.lock() else { return };
-        if current.as_ref().is_none_or(|(e, _)| *e != entity) {
-            if let Some((_, old)) = current.take() {
-                old.finish_and_clear();
-            }
-            let spinner = ProgressBar::new_spinner().with_message(entity.name());
-            let style =
-                ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec})");
-            if let Ok(style) = style {
-                spinner.set_style(style);
-            }
-            spinner.enable_steady_tick(Duration::from_millis(200));
-            *current = Some((entity, spinner));
-        }
-        if let Some((_, spinner)) = current.as_ref() {
-            spinner.set_position(rows);
-        }
-    };
-    let started = std::time::Instant::now();
-    let result = ingest(&options, &progress).await;
-    if let Ok(Some((_, spinner))) = bar.lock().map(|mut b| b.take()) {
-        spinner.finish_and_clear();
-    }
-    let summaries = result?;
-    print!("{}", summary::render(&summaries));
-    println!("conservation holds for every entity: read = accepted + quarantined");
-    println!("ingested in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(summaries)
-}
-
-/// Builds the warehouse, then prints its tables, the headline figures, and the fraud
-/// rules' scores when `raw` holds a generator's planted frauds.
-async fn run_transform(options: &TransformOptions, raw: &Path) -> Result<(), PipelineError> {
-    let started = std::time::Instant::now();
-    let tables = transform(options).await?;
-    let as_of = options.params.as_of;
-    println!("\nwarehouse (as of {as_of}):");
-    for table in &tables {
-        let location = table.location.url();
-        let path = location
-            .to_file_path()
-            .map_or_else(|()| location.to_string(), |p| p.display().to_string());
-        let reconciled = match table.source {
-            Some((entity, rows)) => format!("  = processed {} {rows}: reconciled", entity.name()),
-            None => String::new(),
-        };
-        println!(
-            "  {:<26} {:>10} rows {:>6.2} s  {path}{reconciled}",
-            table.table,
-            table.rows,
-            table.elapsed.as_secs_f64()
-        );
-    }
-    println!("built in {:.1} s", started.elapsed().as_secs_f64());
-    let layout = &options.layout;
-    print!("{}", headline::headline(layout).await?);
-    let planted = raw.join("_generator").join("planted_frauds.csv");
-    if planted.is_file() {
-        let scores = headline::fraud_scores(layout, &planted).await?;
-        println!("\nfraud rules against the generator's planted frauds:");
-        print!("{}", headline::render_scores(&scores));
-    }
-    Ok(())
-}
-
+/// `demo`: generates a small bank into `<data>/raw`, then runs the pipeline's flow on
+/// it with the demo's checks ([`PipelineSettings::demo`]).
 async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineError> {
     let layout = DataLayout::new(&data);
     let raw = layout.raw();
@@ -374,110 +302,93 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
         raw.display()
     );
     generate(&GenerateOptions {
-        out: raw.clone(),
+        out: raw,
         scale,
         seed: 42,
         defects,
         end_date,
     })?;
-    let run_id = new_run_id();
-    let summaries = run_ingest(IngestConfig::default(), raw.clone(), &layout, &run_id).await?;
-
-    let expected = expected::read(&raw.join("_generator").join("expected.json"))?;
-    let differences = expected::differences(&expected, &summaries);
-    if !differences.is_empty() {
-        return Err(PipelineError::Expected(differences.join("; ")));
-    }
-    println!(
-        "every planted bad row was quarantined under its rule (matches _generator/expected.json)"
-    );
-    println!("\ntables (Delta Lake):");
-    for summary in &summaries {
-        for (layer, path) in [
-            ("processed", layout.processed(summary.entity)),
-            ("quarantine", layout.quarantine(summary.entity)),
-        ] {
-            let location = storage::TableLocation::local(&path)?;
-            let rows = storage::delta::count_rows(&location).await?;
-            println!(
-                "  {layer:<10} {:<14} {rows:>8} rows  {}",
-                summary.entity.name(),
-                path.display()
-            );
-        }
-    }
-    let options = TransformOptions::new(&layout, &run_id, end_date, ModelConfig::default())?;
-    run_transform(&options, &raw).await?;
-    // The demo watches its quarantine and writes its alerts to a JSON-lines file.
-    let alerts = layout.monitoring().join("alerts.jsonl");
-    let config = QualityConfig {
-        checks: orchestration::quality::quarantine_share_checks(0.005),
-        alerts: AlertConfig {
-            channels: vec![ChannelConfig {
-                min_severity: checks::Severity::Warn,
-                channel: Channel::JsonLines {
-                    path: alerts.clone(),
-                },
-            }],
-            ..AlertConfig::default()
-        },
-        ..QualityConfig::default()
+    let settings = PipelineSettings {
+        demo: true,
+        ..PipelineSettings::new(data, end_date)
     };
-    run_quality(&layout, &run_id, end_date, config).await?;
+    run_flow(settings).await?;
+    let alerts = layout.monitoring().join("alerts.jsonl");
     if alerts.is_file() {
         println!("alerts written to {}", alerts.display());
     }
     Ok(())
 }
 
-/// Judges the lake's quality for run `run_id`, prints the verdicts and the report's
-/// path, and fails when an error-level check failed.
-async fn run_quality(
-    layout: &DataLayout,
-    run_id: &str,
-    as_of: chrono::NaiveDate,
-    config: QualityConfig,
-) -> Result<(), PipelineError> {
-    let on_error = config.on_error;
-    let report = quality(&QualityOptions {
-        layout: layout.clone(),
-        run_id: run_id.to_owned(),
-        as_of,
-        config,
-    })
-    .await?;
+/// Runs the pipeline's flow for `settings` through the runtime, recorded in the data
+/// folder's run store, then prints the run's tasks; fails unless it completed.
+async fn run_flow(settings: PipelineSettings) -> Result<(), PipelineError> {
+    let store = RunStore::open_in(&settings.data).await?;
+    let parameters = settings.parameters();
+    let flow = daily_flow(settings, Console::terminal())?;
+    let request = RunRequest {
+        parameters,
+        deployment: None,
+    };
+    let detail = Executor::new(store).run(&flow, request).await?;
+    finish_run(&detail)
+}
+
+/// `retry RUN_ID`: reruns a failed pipeline run from its failed tasks.
+async fn retry(data: PathBuf, run: i64) -> Result<(), PipelineError> {
+    let store = RunStore::open_in(&data).await?;
+    let previous = store.get_run(FlowRunId(run)).await?;
+    let settings = PipelineSettings::from_parameters(&previous.run.parameters)
+        .ok_or(PipelineError::NotRetriable(run))?;
+    let flow = daily_flow(settings, Console::terminal())?;
+    let detail = Executor::new(store).retry(&flow, FlowRunId(run)).await?;
+    finish_run(&detail)
+}
+
+/// Prints a flow run's tasks (state, attempts, time, what each did); an error unless
+/// the run completed.
+fn finish_run(detail: &FlowRunDetail) -> Result<(), PipelineError> {
+    let run = &detail.run;
     println!(
         "
-data quality:"
+flow run #{} {} ({}):",
+        run.id.0, run.flow, run.state
     );
-    print!("{}", checks::render(&report.verdicts));
-    println!(
-        "report: {} (and {})",
-        report.html_path.display(),
-        report.path.display()
-    );
-    if !report.alerts.is_empty() {
-        println!("alerts: {}", report.alerts.len());
+    for task in &detail.tasks {
+        let seconds = match (task.started_at, task.ended_at) {
+            (Some(start), Some(end)) => format!("{:.1} s", (end - start).as_seconds_f64()),
+            _ => String::new(),
+        };
+        let said = task
+            .error
+            .as_deref()
+            .or(task.output.note.as_deref())
+            .unwrap_or_default();
+        println!(
+            "  {:<18} {:<10} attempt {:<2} {seconds:>8}  {said}",
+            task.task,
+            task.state.to_string(),
+            task.attempt
+        );
     }
-    for delivery in &report.deliveries {
-        match &delivery.error {
-            None => println!("  sent {} to {}", delivery.alerts, delivery.channel),
-            Some(error) => println!(
-                "  NOT DELIVERED to {} after {} attempts: {error}",
-                delivery.channel, delivery.attempts
-            ),
-        }
+    if run.state == RunState::Completed {
+        return Ok(());
     }
-    match (report.blocking().len(), on_error) {
-        (0, _) => Ok(()),
-        (failed, checks::OnError::Warn) => {
-            println!(
-                "{failed} error-level checks failed; the run goes on ([quality] on_error = \"warn\")"
-            );
-            Ok(())
-        }
-        (failed, checks::OnError::Block) => Err(PipelineError::QualityBlocked(failed)),
-    }
+    let failed: Vec<String> = detail
+        .tasks
+        .iter()
+        .filter(|t| t.state == RunState::Failed)
+        .map(|t| format!("{} failed: {}", t.task, t.error.as_deref().unwrap_or("")))
+        .collect();
+    Err(PipelineError::RunFailed {
+        run: run.id.0,
+        state: run.state,
+        reason: if failed.is_empty() {
+            run.error.clone().unwrap_or_default()
+        } else {
+            failed.join("; ")
+        },
+    })
 }
 
 /// `quality --run ID`: the verdicts of an earlier run, from its report.
@@ -530,21 +441,10 @@ async fn run_maintain(
 /// and rows per second.
 async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
     let url = target.url().ok_or(PipelineError::NoDatabaseUrl)?;
-    publish_to(&DataLayout::new(&target.data), &url, &target.schema).await
-}
-
-/// Loads the warehouse of `layout` into `schema` at `url` and prints the table loads.
-async fn publish_to(layout: &DataLayout, url: &str, schema: &str) -> Result<(), PipelineError> {
-    println!(
-        "\nload {} → PostgreSQL {} schema {schema}",
-        layout.root().display(),
-        storage::postgres::describe_url(url),
-    );
-    let mut client = storage::postgres::connect(url, 5, Duration::from_millis(500)).await?;
-    let report = orchestration::publish::publish(layout, &mut client, schema).await?;
-    print!("{}", orchestration::publish::render(&report));
-    println!("published in one transaction: readers saw the previous tables until the commit");
-    Ok(())
+    let layout = DataLayout::new(&target.data);
+    publish_to(&Console::terminal(), &layout, &url, &target.schema)
+        .await
+        .map(drop)
 }
 
 /// `check-connections`: the table of checks; an error (non-zero exit) if one failed.

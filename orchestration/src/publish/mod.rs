@@ -113,7 +113,7 @@ pub async fn publish(
     let ctx = delta::session();
     let mut specs = Vec::with_capacity(WAREHOUSE.len());
     for declared in &WAREHOUSE {
-        specs.push(register(&ctx, layout, declared, schema).await?);
+        specs.push(register(ctx.clone(), layout, declared, schema.to_owned()).await?);
     }
     let transaction = client
         .transaction()
@@ -152,29 +152,29 @@ pub async fn publish(
 /// Registers the Delta table of `declared` in `ctx` under its name and returns its
 /// PostgreSQL spec, with the Delta table's columns.
 async fn register(
-    ctx: &SessionContext,
+    ctx: SessionContext,
     layout: &DataLayout,
-    declared: &Declared,
-    schema: &str,
+    declared: &'static Declared,
+    schema: String,
 ) -> Result<TableSpec> {
     let path = layout.transformed(declared.name);
-    let missing = || PipelineError::MissingTable {
+    let missing = PipelineError::MissingTable {
         table: declared.name.to_owned(),
         path: path.clone(),
     };
     // TableLocation::local creates the folder: look first, so none is left behind.
     if !path.join("_delta_log").is_dir() {
-        return Err(missing());
+        return Err(missing);
     }
     let location = TableLocation::local(&path)?;
-    if !delta::register(ctx, declared.name, &location).await? {
-        return Err(missing());
+    if !delta::register(&ctx, declared.name, &location).await? {
+        return Err(missing);
     }
-    let frame = decoded(ctx, declared.name)
+    let frame = decoded(&ctx, declared.name)
         .await
         .map_err(|e| read_error(location.url().as_str(), e))?;
     let columns = Arc::new(frame.schema().as_arrow().clone());
-    Ok(declared.spec(schema, columns))
+    Ok(declared.spec(&schema, columns))
 }
 
 /// The table registered as `name`, with dictionary-encoded columns (Delta's

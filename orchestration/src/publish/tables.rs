@@ -108,7 +108,7 @@ const IS_CURRENT: (&str, &str) = ("is_current", "whether this is the current ver
 
 /// Every table of the warehouse, in load order: dimensions (each after those it refers
 /// to), facts (each after those it refers to), marts.
-pub const WAREHOUSE: [Declared; 14] = [
+pub static WAREHOUSE: [Declared; 14] = [
     Declared {
         name: "dim_dates",
         role: Role::Dimension,

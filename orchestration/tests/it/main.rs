@@ -1,7 +1,10 @@
 //! Integration tests of the pipeline (one binary).
 
+mod dashboard;
 mod ingest;
 mod maintain;
 mod pg;
+mod pipeline;
 mod runtime;
+mod schedule;
 mod transform;

@@ -17,8 +17,13 @@
 //!   exclusive run. A lock whose holder is gone (as above, or ended) is taken over.
 //! - **Retention** ([`RunStore::prune`]) deletes ended runs older than an age, with
 //!   their task runs and logs; running runs are never deleted.
+//! - **Deployments** ([`RunStore::deployment_states`]): per deployment of the
+//!   scheduler, its paused flag and how far its schedule was handled (see
+//!   `deployments.rs`), so pause/resume and the schedule survive restarts.
 //! - Timestamps are UTC.
 
+mod dashboard_queries;
+mod deployments;
 mod lock;
 mod queries;
 mod records;
@@ -36,6 +41,7 @@ use rusqlite::Connection;
 
 use super::error::{Result, RuntimeError};
 
+pub use deployments::DeploymentState;
 pub use lock::LockWait;
 pub use records::{
     CachedTaskRun, DayCount, FlowRunDetail, FlowRunId, FlowRunRecord, LogRecord, LogScope,

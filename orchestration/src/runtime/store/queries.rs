@@ -17,7 +17,7 @@ use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::flow::TaskOutput;
 use crate::runtime::process::ProcessId;
 
-const FLOW_RUN_COLUMNS: &str = "id, flow, deployment, parameters, state, retry_of, host, pid, \
+pub(super) const FLOW_RUN_COLUMNS: &str = "id, flow, deployment, parameters, state, retry_of, host, pid, \
      created_at, started_at, ended_at, error";
 
 impl RunStore {
@@ -134,7 +134,7 @@ impl RunStore {
     }
 }
 
-fn flow_run(row: &Row<'_>) -> rusqlite::Result<FlowRunRecord> {
+pub(super) fn flow_run(row: &Row<'_>) -> rusqlite::Result<FlowRunRecord> {
     let parameters: String = row.get("parameters")?;
     let parameters: BTreeMap<String, String> =
         serde_json::from_str(&parameters).map_err(|error| {

@@ -8,8 +8,9 @@ use rusqlite::Connection;
 
 use crate::runtime::error::{Result, RuntimeError};
 
-/// The migrations, the first creating the tables.
-const MIGRATIONS: &[&str] = &[r#"
+/// The migrations, the first creating the tables, the second the deployments' state.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE flow_runs (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     flow         TEXT NOT NULL,
@@ -69,7 +70,18 @@ CREATE TABLE flow_locks (
     acquired_at  TEXT NOT NULL,
     heartbeat_at TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- One row per deployment the scheduler has seen (or paused): see `deployments.rs`.
+CREATE TABLE deployments (
+    name               TEXT PRIMARY KEY,
+    paused             INTEGER,           -- NULL: the configuration's `paused` holds
+    checked_until      TEXT,              -- occurrences up to here were launched or skipped
+    last_scheduled_for TEXT,              -- the latest occurrence launched
+    updated_at         TEXT NOT NULL
+);
+"#,
+];
 
 /// Sets the connection up (WAL, foreign keys, a busy timeout for other processes) and
 /// applies the migrations it lacks.

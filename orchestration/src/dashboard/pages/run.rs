@@ -1,0 +1,165 @@
+//! A run `/runs/{id}`: its parameters and state, a Gantt timeline of its task runs,
+//! each task's attempts, rows, duration, error and logs. While the run is going,
+//! the page's script keeps it up to date (see `assets/app.js`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
+
+use super::{PageFailure, PageResult, run_link, url_part};
+use crate::dashboard::html::{
+    Nav, badge, count, duration_opt, escape, layout, run_duration, task_duration, when_opt,
+};
+use crate::dashboard::state::DashboardState;
+use crate::dashboard::svg::timeline as gantt;
+use crate::runtime::store::LogRecord;
+use crate::runtime::{FlowRunId, LogScope, TaskRunId};
+
+/// The most log lines the page shows (the API has them all).
+const LOG_LINES: usize = 5_000;
+
+/// `GET /runs/{id}`.
+pub(crate) async fn page(State(state): State<DashboardState>, Path(id): Path<i64>) -> PageResult {
+    let run = FlowRunId(id);
+    let detail = state.store().get_run(run).await?;
+    let lines = state
+        .store()
+        .logs(LogScope::FlowRun(run), 0, LOG_LINES)
+        .await?;
+    let now = Utc::now();
+    let record = &detail.run;
+    let active = !record.state.is_final();
+    let last_log = lines.last().map_or(0, |line| line.id);
+    let mut body = format!(
+        "<section class=\"panel\" data-live-run=\"{id}\" data-active=\"{active}\" data-last-log=\"{last_log}\">\
+         <dl class=\"facts\">\
+         <div><dt>state</dt><dd><span id=\"run-state\" class=\"state s-{state}\">{state}</span>\
+         <span id=\"live\" class=\"live\"></span></dd></div>\
+         <div><dt>flow</dt><dd><a href=\"/runs?flow={flow_link}\">{flow}</a></dd></div>\
+         <div><dt>deployment</dt><dd>{deployment}</dd></div>\
+         <div><dt>created (UTC)</dt><dd>{created}</dd></div>\
+         <div><dt>started (UTC)</dt><dd id=\"run-started\">{started}</dd></div>\
+         <div><dt>ended (UTC)</dt><dd id=\"run-ended\">{ended}</dd></div>\
+         <div><dt>duration</dt><dd id=\"run-duration\">{took}</dd></div>\
+         <div><dt>retry of</dt><dd>{retry_of}</dd></div></dl>\
+         <p id=\"run-error\" class=\"error\">{error}</p>",
+        state = record.state,
+        flow = escape(&record.flow),
+        flow_link = url_part(&record.flow),
+        deployment = escape(record.deployment.as_deref().unwrap_or("—")),
+        created = when_opt(Some(record.created_at)),
+        started = when_opt(record.started_at),
+        ended = when_opt(record.ended_at),
+        took = duration_opt(run_duration(record, now)),
+        retry_of = record.retry_of.map_or_else(|| "—".to_owned(), run_link),
+        error = escape(record.error.as_deref().unwrap_or("")),
+    );
+    body.push_str("<h2>Parameters</h2>");
+    if record.parameters.is_empty() {
+        body.push_str("<p class=\"muted\">none</p>");
+    } else {
+        body.push_str("<table id=\"parameters\" class=\"kv\">");
+        for (name, value) in &record.parameters {
+            let _ = write!(
+                body,
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                escape(name),
+                escape(value)
+            );
+        }
+        body.push_str("</table>");
+    }
+    let _ = write!(
+        body,
+        "</section><section class=\"panel\"><h2>Timeline</h2><div id=\"timeline\">{}</div></section>",
+        gantt(&detail, now)
+    );
+    body.push_str(
+        "<section class=\"panel\"><h2>Tasks</h2><table id=\"tasks\"><tr><th>task</th><th>state</th>\
+         <th>attempts</th><th>rows in</th><th>rows out</th><th>duration</th><th>error or note</th></tr>",
+    );
+    for task in &detail.tasks {
+        let (said, class) = match (&task.error, &task.output.note) {
+            (Some(error), _) => (error.as_str(), "error"),
+            (None, Some(note)) => (note.as_str(), "muted"),
+            (None, None) => ("", "muted"),
+        };
+        let _ = write!(
+            body,
+            "<tr data-task-run=\"{id}\"><td>{name}</td><td class=\"t-state\">{state}</td>\
+             <td class=\"num t-attempts\">{attempts}</td><td class=\"num t-rows-in\">{rows_in}</td>\
+             <td class=\"num t-rows-out\">{rows_out}</td><td class=\"num t-duration\">{took}</td>\
+             <td class=\"t-said {class}\">{said}</td></tr>",
+            id = task.id,
+            name = escape(&task.task),
+            state = badge(task.state),
+            attempts = task.attempt,
+            rows_in = count(task.output.rows_in),
+            rows_out = count(task.output.rows_out),
+            took = duration_opt(task_duration(task, now)),
+            said = escape(said),
+        );
+    }
+    body.push_str("</table></section><section class=\"panel\" id=\"logs\"><h2>Logs</h2>");
+    let mut by_task: BTreeMap<Option<TaskRunId>, Vec<&LogRecord>> = BTreeMap::new();
+    for line in &lines {
+        by_task.entry(line.task_run_id).or_default().push(line);
+    }
+    log_block(&mut body, "run", "the run", by_task.get(&None));
+    for task in &detail.tasks {
+        log_block(
+            &mut body,
+            &task.id.to_string(),
+            &task.task,
+            by_task.get(&Some(task.id)),
+        );
+    }
+    if lines.len() == LOG_LINES {
+        let _ = write!(
+            body,
+            "<p class=\"muted\">The first {LOG_LINES} lines; the rest through \
+             <a href=\"/api/runs/{id}/logs?after={last_log}\">the API</a>.</p>"
+        );
+    }
+    body.push_str("</section>");
+    let title = format!("Run #{id} · {}", record.flow);
+    Ok(Html(layout(&title, Some(Nav::Runs), &body)))
+}
+
+/// One task's (or the run's own) log lines, in a block the script appends to.
+fn log_block(body: &mut String, key: &str, title: &str, lines: Option<&Vec<&LogRecord>>) {
+    let lines = lines.map_or(&[][..], Vec::as_slice);
+    let _ = write!(
+        body,
+        "<details class=\"log\" open><summary>{}</summary><pre class=\"log\" data-logs=\"{key}\">",
+        escape(title)
+    );
+    for line in lines {
+        let _ = writeln!(
+            body,
+            "<span class=\"l-{level}\"><time>{at}</time> <b>{level}</b> {message}</span>",
+            level = line.level,
+            at = line.at.format("%H:%M:%S%.3f"),
+            message = escape(&line.message),
+        );
+    }
+    body.push_str("</pre></details>");
+}
+
+/// `GET /runs/{id}/timeline.svg`: the timeline alone, for the live page to redraw.
+pub(crate) async fn timeline(
+    State(state): State<DashboardState>,
+    Path(id): Path<i64>,
+) -> Result<Response, PageFailure> {
+    let detail = state.store().get_run(FlowRunId(id)).await?;
+    let mut response = gantt(&detail, Utc::now()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    Ok(response)
+}

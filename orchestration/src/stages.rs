@@ -1,0 +1,263 @@
+//! The pipeline's stages as the command and the flow run them: each does its work
+//! and tells what it did, in text, to a [`Console`] — the terminal, the run's stored
+//! logs, or both.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use contract::Entity;
+use indicatif::{ProgressBar, ProgressStyle};
+use ingestion::{EntitySummary, IngestConfig};
+use monitoring::checks::{self, QualityConfig};
+
+use crate::error::{PipelineError, Result};
+use crate::ingest::{IngestOptions, ingest};
+use crate::layout::DataLayout;
+use crate::quality::{QualityOptions, QualityReport, quality};
+use crate::runtime::{LogLevel, TaskContext};
+use crate::transform::{TableSummary, TransformOptions, transform};
+use crate::{expected, headline, publish, summary};
+
+/// Where a stage's report goes: printed on the terminal, stored as the log lines of a
+/// task run, or both.
+#[derive(Clone, Default)]
+pub struct Console {
+    print: bool,
+    task: Option<TaskContext>,
+}
+
+impl Console {
+    /// A console that prints on standard output (with a progress spinner while
+    /// ingesting).
+    pub fn terminal() -> Console {
+        Console {
+            print: true,
+            task: None,
+        }
+    }
+
+    /// This console, also storing every line as a log line of `task`'s run.
+    pub fn with_task(&self, task: TaskContext) -> Console {
+        Console {
+            print: self.print,
+            task: Some(task),
+        }
+    }
+
+    /// Tells `text` (one line or several).
+    pub fn say(&self, text: impl AsRef<str>) {
+        let text = text.as_ref();
+        if self.print {
+            println!("{text}");
+        }
+        if let Some(task) = &self.task {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                task.log(LogLevel::Info, line);
+            }
+        }
+    }
+}
+
+/// Ingests `raw` into the lake for run `run_id`, tells the summary table, and
+/// returns the summaries. With `expected` (the generator's `expected.json`), fails
+/// unless the counts are the ones the generator planted.
+pub async fn run_ingest(
+    console: &Console,
+    config: IngestConfig,
+    raw: PathBuf,
+    layout: &DataLayout,
+    run_id: &str,
+    expected: Option<&Path>,
+) -> Result<Vec<EntitySummary>> {
+    console.say(format!(
+        "ingest {} → {} (run {run_id})",
+        raw.display(),
+        layout.root().display()
+    ));
+    let options = IngestOptions {
+        config,
+        raw,
+        layout: layout.clone(),
+        run_id: run_id.to_owned(),
+    };
+    let spinner = Spinner::new(console.print);
+    let started = Instant::now();
+    let result = ingest(&options, &|entity, rows| spinner.show(entity, rows)).await;
+    spinner.clear();
+    let summaries = result?;
+    console.say(summary::render(&summaries).trim_end());
+    console.say("conservation holds for every entity: read = accepted + quarantined");
+    console.say(format!(
+        "ingested in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    if let Some(path) = expected {
+        let differences = expected::differences(&expected::read(path)?, &summaries);
+        if !differences.is_empty() {
+            return Err(PipelineError::Expected(differences.join("; ")));
+        }
+        console.say(format!(
+            "every planted bad row was quarantined under its rule (matches {})",
+            path.display()
+        ));
+    }
+    Ok(summaries)
+}
+
+/// The ingest's progress: a spinner per entity, on the terminal only.
+struct Spinner {
+    enabled: bool,
+    current: Mutex<Option<(Entity, ProgressBar)>>,
+}
+
+impl Spinner {
+    fn new(enabled: bool) -> Spinner {
+        Spinner {
+            enabled,
+            current: Mutex::new(None),
+        }
+    }
+
+    fn show(&self, entity: Entity, rows: u64) {
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut current) = self.current.lock() else {
+            return;
+        };
+        if current.as_ref().is_none_or(|(e, _)| *e != entity) {
+            if let Some((_, old)) = current.take() {
+                old.finish_and_clear();
+            }
+            let spinner = ProgressBar::new_spinner().with_message(entity.name());
+            let style =
+                ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec})");
+            if let Ok(style) = style {
+                spinner.set_style(style);
+            }
+            spinner.enable_steady_tick(Duration::from_millis(200));
+            *current = Some((entity, spinner));
+        }
+        if let Some((_, spinner)) = current.as_ref() {
+            spinner.set_position(rows);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(Some((_, spinner))) = self.current.lock().map(|mut c| c.take()) {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+/// Builds the warehouse, then tells its tables, the headline figures, and the fraud
+/// rules' scores when `raw` holds a generator's planted frauds.
+pub async fn run_transform(
+    console: &Console,
+    options: &TransformOptions,
+    raw: &Path,
+) -> Result<Vec<TableSummary>> {
+    let started = Instant::now();
+    let tables = transform(options).await?;
+    let as_of = options.params.as_of;
+    let mut text = format!("\nwarehouse (as of {as_of}):\n");
+    for table in &tables {
+        let location = table.location.url();
+        let path = location
+            .to_file_path()
+            .map_or_else(|()| location.to_string(), |p| p.display().to_string());
+        let reconciled = match table.source {
+            Some((entity, rows)) => format!("  = processed {} {rows}: reconciled", entity.name()),
+            None => String::new(),
+        };
+        text.push_str(&format!(
+            "  {:<26} {:>10} rows {:>6.2} s  {path}{reconciled}\n",
+            table.table,
+            table.rows,
+            table.elapsed.as_secs_f64()
+        ));
+    }
+    text.push_str(&format!(
+        "built in {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    ));
+    let layout = &options.layout;
+    text.push_str(&headline::headline(layout).await?);
+    let planted = raw.join("_generator").join("planted_frauds.csv");
+    if planted.is_file() {
+        let scores = headline::fraud_scores(layout, &planted).await?;
+        text.push_str("\nfraud rules against the generator's planted frauds:\n");
+        text.push_str(&headline::render_scores(&scores));
+    }
+    console.say(text.trim_end());
+    Ok(tables)
+}
+
+/// Judges the lake's quality for run `run_id`, tells the verdicts and the report's
+/// path, and fails when an error-level check failed (unless `[quality] on_error =
+/// "warn"`).
+pub async fn run_quality(
+    console: &Console,
+    layout: &DataLayout,
+    run_id: &str,
+    as_of: chrono::NaiveDate,
+    config: QualityConfig,
+) -> Result<QualityReport> {
+    let on_error = config.on_error;
+    let report = quality(&QualityOptions {
+        layout: layout.clone(),
+        run_id: run_id.to_owned(),
+        as_of,
+        config,
+    })
+    .await?;
+    let mut text = format!("\ndata quality:\n{}", checks::render(&report.verdicts));
+    text.push_str(&format!(
+        "report: {} (and {})\n",
+        report.html_path.display(),
+        report.path.display()
+    ));
+    if !report.alerts.is_empty() {
+        text.push_str(&format!("alerts: {}\n", report.alerts.len()));
+    }
+    for delivery in &report.deliveries {
+        text.push_str(&match &delivery.error {
+            None => format!("  sent {} to {}\n", delivery.alerts, delivery.channel),
+            Some(error) => format!(
+                "  NOT DELIVERED to {} after {} attempts: {error}\n",
+                delivery.channel, delivery.attempts
+            ),
+        });
+    }
+    console.say(text.trim_end());
+    match (report.blocking().len(), on_error) {
+        (0, _) => Ok(report),
+        (failed, checks::OnError::Warn) => {
+            console.say(format!(
+                "{failed} error-level checks failed; the run goes on ([quality] on_error = \"warn\")"
+            ));
+            Ok(report)
+        }
+        (failed, checks::OnError::Block) => Err(PipelineError::QualityBlocked(failed)),
+    }
+}
+
+/// Loads the warehouse of `layout` into `schema` at `url` and tells the table loads.
+pub async fn publish_to(
+    console: &Console,
+    layout: &DataLayout,
+    url: &str,
+    schema: &str,
+) -> Result<publish::PublishReport> {
+    console.say(format!(
+        "\nload {} → PostgreSQL {} schema {schema}",
+        layout.root().display(),
+        storage::postgres::describe_url(url),
+    ));
+    let mut client = storage::postgres::connect(url, 5, Duration::from_millis(500)).await?;
+    let report = publish::publish(layout, &mut client, schema).await?;
+    console.say(publish::render(&report).trim_end());
+    console.say("published in one transaction: readers saw the previous tables until the commit");
+    Ok(report)
+}

@@ -1,0 +1,156 @@
+//! The pipeline as a flow of the runtime (`bankpipe run`, `retry`): tasks recorded in
+//! the run store, cached stages skipped on a rerun, a failed run resumed by `retry`.
+
+use chrono::NaiveDate;
+use orchestration::DataLayout;
+use orchestration::generate::{GenerateOptions, generate};
+use orchestration::pipeline::{PipelineSettings, daily_flow};
+use orchestration::runtime::{Executor, FlowRunDetail, RunRequest, RunState, RunStore};
+use orchestration::stages::Console;
+
+const AS_OF: &str = "2026-11-24";
+
+/// Generates a small bank under `<dir>/raw` and returns the settings of a run on it.
+fn small_bank(dir: &std::path::Path) -> PipelineSettings {
+    let as_of: NaiveDate = AS_OF.parse().expect("date");
+    generate(&GenerateOptions {
+        out: dir.join("raw"),
+        scale: 0.003,
+        seed: 5,
+        defects: 0.01,
+        end_date: as_of,
+    })
+    .expect("generate");
+    PipelineSettings::new(dir.to_owned(), as_of)
+}
+
+async fn run(settings: &PipelineSettings) -> FlowRunDetail {
+    let store = RunStore::open_in(&settings.data).await.expect("store");
+    let flow = daily_flow(settings.clone(), Console::default()).expect("flow");
+    let request = RunRequest {
+        parameters: settings.parameters(),
+        deployment: None,
+    };
+    Executor::new(store).run(&flow, request).await.expect("run")
+}
+
+fn states(detail: &FlowRunDetail) -> Vec<(String, RunState)> {
+    detail
+        .tasks
+        .iter()
+        .map(|t| (t.task.clone(), t.state))
+        .collect()
+}
+
+fn owned(tasks: &[(&str, RunState)]) -> Vec<(String, RunState)> {
+    tasks.iter().map(|(t, s)| (t.to_string(), *s)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_skips_the_stages_whose_inputs_did_not_change() {
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = small_bank(dir.path());
+    let first = run(&settings).await;
+    assert_eq!(first.run.state, RunState::Completed, "{first:?}");
+    assert_eq!(
+        states(&first),
+        owned(&[
+            ("ingest", RunState::Completed),
+            ("transform", RunState::Completed),
+            ("quality", RunState::Completed),
+        ])
+    );
+    let ingest = first.task("ingest").expect("ingest");
+    assert!(ingest.output.rows_in > ingest.output.rows_out, "{ingest:?}");
+    assert!(ingest.output.rows_out > Some(1000), "{ingest:?}");
+    let layout = DataLayout::new(dir.path());
+    let warehouse = std::fs::read_dir(layout.transformed("fact_transactions").join("_delta_log"))
+        .expect("log")
+        .count();
+
+    let second = run(&settings).await;
+    assert_eq!(
+        states(&second),
+        owned(&[
+            ("ingest", RunState::Skipped),
+            ("transform", RunState::Skipped),
+            ("quality", RunState::Completed),
+        ])
+    );
+    let note = second.task("ingest").and_then(|t| t.output.note.clone());
+    assert!(note.is_some_and(|n| n.starts_with("cached")), "{second:?}");
+    let after = std::fs::read_dir(layout.transformed("fact_transactions").join("_delta_log"))
+        .expect("log")
+        .count();
+    assert_eq!(after, warehouse, "no new commit to the warehouse");
+
+    // `force` runs everything again.
+    let forced = PipelineSettings {
+        force: true,
+        ..settings.clone()
+    };
+    let third = run(&forced).await;
+    assert_eq!(
+        states(&third),
+        owned(&[
+            ("ingest", RunState::Completed),
+            ("transform", RunState::Completed),
+            ("quality", RunState::Completed),
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_is_retried_from_its_failed_task() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("bankpipe.toml");
+    let failing = "[[quality.checks]]\nid = \"too_many_transactions\"\n\
+                   table = \"fact_transactions\"\nseverity = \"error\"\n\
+                   volume = { max = 10 }\n";
+    std::fs::write(&config, failing).expect("config");
+    let settings = PipelineSettings {
+        config_file: Some(config.clone()),
+        ..small_bank(dir.path())
+    };
+    let failed = run(&settings).await;
+    assert_eq!(failed.run.state, RunState::Failed);
+    assert_eq!(
+        states(&failed),
+        owned(&[
+            ("ingest", RunState::Completed),
+            ("transform", RunState::Completed),
+            ("quality", RunState::Failed),
+        ])
+    );
+    let quality = failed.task("quality").expect("quality");
+    assert_eq!(quality.attempt, 1, "a failed check is not retried");
+    assert!(
+        quality
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("error-level quality checks failed")),
+        "{quality:?}"
+    );
+
+    // The check is fixed; the retry reuses ingest and transform.
+    std::fs::write(&config, failing.replace("max = 10", "max = 100000000")).expect("config");
+    let store = RunStore::open_in(dir.path()).await.expect("store");
+    let stored = store.get_run(failed.run.id).await.expect("stored run");
+    let again = PipelineSettings::from_parameters(&stored.run.parameters).expect("settings");
+    assert_eq!(again, settings, "the run's parameters rebuild its settings");
+    let flow = daily_flow(again, Console::default()).expect("flow");
+    let retried = Executor::new(store)
+        .retry(&flow, failed.run.id)
+        .await
+        .expect("retry");
+    assert_eq!(retried.run.state, RunState::Completed, "{retried:?}");
+    assert_eq!(retried.run.retry_of, Some(failed.run.id));
+    assert_eq!(
+        states(&retried),
+        owned(&[
+            ("ingest", RunState::Skipped),
+            ("transform", RunState::Skipped),
+            ("quality", RunState::Completed),
+        ])
+    );
+}
