@@ -192,7 +192,7 @@ impl FormatOptions {
 }
 
 /// The top-level tables of a pipeline file that belong to stages after ingestion.
-pub const OTHER_STAGES: [&str; 3] = ["model", "quality", "postgres"];
+pub const OTHER_STAGES: [&str; 4] = ["model", "quality", "postgres", "deployments"];
 
 impl IngestConfig {
     /// Reads a configuration file; a relative `raw` is resolved against its folder.

@@ -3,7 +3,8 @@
 //! model's settings under `[model]`: `[model.fraud]` ([`FraudRules`]),
 //! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]), and the
 //! data-quality checks under `[quality]` ([`QualityConfig`]), and the PostgreSQL sink
-//! under `[postgres]` ([`PostgresSink`], off by default). Every table is optional;
+//! under `[postgres]` ([`PostgresSink`], off by default), and the deployments of the
+//! pipeline's flow under `[[deployments]]` ([`Deployment`]: schedules). Every table is optional;
 //! what is absent takes the contract's defaults. Unknown keys are errors, so a typo
 //! never passes silently.
 
@@ -12,9 +13,12 @@ use std::path::Path;
 use ingestion::{IngestConfig, IngestError};
 use monitoring::checks::QualityConfig;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use transformation::fraud::FraudRules;
 use transformation::fx::FxConfig;
 use transformation::revenue::RevenueRules;
+
+use crate::schedule::{Deployment, validate};
 
 /// The model's settings.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -73,6 +77,8 @@ pub struct PipelineConfig {
     pub quality: QualityConfig,
     /// The PostgreSQL sink.
     pub postgres: PostgresSink,
+    /// The flow's deployments: schedules and their parameters (`[[deployments]]`).
+    pub deployments: Vec<Deployment>,
 }
 
 impl PipelineConfig {
@@ -87,24 +93,13 @@ impl PipelineConfig {
             source,
         })?;
         let mut tables: toml::Table = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
-        let model: ModelConfig = match tables.remove("model") {
-            Some(table) => table
-                .try_into()
-                .map_err(|e: toml::de::Error| error(format!("[model]: {e}")))?,
-            None => ModelConfig::default(),
-        };
-        let quality: QualityConfig = match tables.remove("quality") {
-            Some(table) => table
-                .try_into()
-                .map_err(|e: toml::de::Error| error(format!("[quality]: {e}")))?,
-            None => QualityConfig::default(),
-        };
-        let postgres: PostgresSink = match tables.remove("postgres") {
-            Some(table) => table
-                .try_into()
-                .map_err(|e: toml::de::Error| error(format!("[postgres]: {e}")))?,
-            None => PostgresSink::default(),
-        };
+        let model: ModelConfig = section(&mut tables, "model").map_err(error)?;
+        let quality: QualityConfig = section(&mut tables, "quality").map_err(error)?;
+        let postgres: PostgresSink = section(&mut tables, "postgres").map_err(error)?;
+        let deployments: Vec<Deployment> = section(&mut tables, "deployments").map_err(error)?;
+        if let Err(invalid) = validate(&deployments) {
+            return Err(error(invalid.to_string()));
+        }
         let ingest = IngestConfig::from_table(tables)
             .map_err(error)?
             .relative_to(path);
@@ -122,7 +117,22 @@ impl PipelineConfig {
             model,
             quality,
             postgres,
+            deployments,
         })
+    }
+}
+
+/// Takes the table (or array of tables) `name` out of `tables`, as a `T`; `T`'s
+/// default when it is absent.
+fn section<T: DeserializeOwned + Default>(
+    tables: &mut toml::Table,
+    name: &str,
+) -> Result<T, String> {
+    match tables.remove(name) {
+        Some(value) => value
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("[{name}]: {e}")),
+        None => Ok(T::default()),
     }
 }
 

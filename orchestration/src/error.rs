@@ -86,6 +86,9 @@ pub enum PipelineError {
     /// A run to retry is not a pipeline run (its parameters do not say where its data is).
     #[error("flow run #{0} is not a pipeline run that can be retried here")]
     NotRetriable(i64),
+    /// The configuration is inconsistent (a deployment of an unknown flow…).
+    #[error("configuration: {0}")]
+    Config(String),
     /// A background task panicked or was cancelled: a bug.
     #[error("internal error: a pipeline task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -21,6 +21,7 @@ pub mod publish;
 pub mod quality;
 pub mod runtime;
 pub mod schedule;
+pub mod serve;
 pub mod stages;
 pub mod summary;
 pub mod transform;

@@ -1,7 +1,9 @@
 //! `bankpipe`: a bank's daily extracts in, an analytics warehouse out.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -12,6 +14,8 @@ use orchestration::ingest::new_run_id;
 use orchestration::pipeline::{PipelineSettings, daily_flow};
 use orchestration::runtime::store::FlowRunDetail;
 use orchestration::runtime::{Executor, FlowRunId, RunRequest, RunState, RunStore};
+use orchestration::schedule::Deployment;
+use orchestration::serve::{PipelineLauncher, deployment_settings};
 use orchestration::stages::{Console, publish_to, run_ingest, run_quality};
 use orchestration::transform::DEFAULT_MEMORY_LIMIT;
 use orchestration::{DataLayout, PipelineError};
@@ -69,6 +73,49 @@ enum Command {
         /// completed.
         #[arg(long)]
         force: bool,
+        /// Run as this deployment of the configuration (its parameters; recorded
+        /// with the run), as cron does with `schedule --crontab`'s lines.
+        #[arg(long)]
+        deployment: Option<String>,
+    },
+    /// Runs a deployment once per business date, oldest first (each date's run
+    /// replaces that date's results).
+    Backfill {
+        #[command(flatten)]
+        paths: Paths,
+        /// The deployment of the configuration.
+        #[arg(long)]
+        deployment: String,
+        /// The first business date.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// The last business date (included).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
+    /// Serves the dashboard and runs the deployments' schedules until interrupted.
+    Serve {
+        #[command(flatten)]
+        paths: Paths,
+        /// Where the dashboard listens.
+        #[arg(long, default_value_t = orchestration::dashboard::DEFAULT_ADDR)]
+        addr: std::net::SocketAddr,
+        /// A bearer token every page and API call must bring (default:
+        /// $BANKPIPE_TOKEN); required to listen elsewhere than on localhost.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Prints the deployments of the configuration as crontab lines.
+    Schedule {
+        /// The configuration that declares the deployments.
+        #[arg(long)]
+        config: PathBuf,
+        /// The data folder the runs use.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Print crontab lines (the only output for now).
+        #[arg(long)]
+        crontab: bool,
     },
     /// Reruns a failed run from its failed tasks, reusing those that completed.
     Retry {
@@ -167,6 +214,15 @@ struct Paths {
 }
 
 impl Paths {
+    /// The pipeline's settings for these paths, as of `as_of`.
+    fn settings(&self, as_of: chrono::NaiveDate) -> PipelineSettings {
+        PipelineSettings {
+            config_file: self.config.clone(),
+            raw: self.raw.clone(),
+            ..PipelineSettings::new(self.data.clone(), as_of)
+        }
+    }
+
     /// The configuration, the raw folder and the layout these options name.
     fn resolve(&self) -> Result<(PipelineConfig, PathBuf, DataLayout), PipelineError> {
         let config = match &self.config {
@@ -245,15 +301,59 @@ async fn run(command: Command) -> Result<(), PipelineError> {
             as_of,
             memory_limit_mib,
             force,
+            deployment,
         } => {
-            let settings = PipelineSettings {
-                config_file: paths.config,
-                raw: paths.raw,
+            let base = PipelineSettings {
                 memory_limit: memory_limit_mib << 20,
                 force,
-                ..PipelineSettings::new(paths.data, as_of.unwrap_or_else(yesterday))
+                ..paths.settings(as_of.unwrap_or_else(yesterday))
             };
-            run_flow(settings).await
+            match deployment {
+                None => run_flow(base, None).await,
+                Some(name) => {
+                    let deployment = configured_deployment(&paths, &name)?;
+                    let extra = as_of
+                        .map(|day| BTreeMap::from([("business_date".into(), day.to_string())]))
+                        .unwrap_or_default();
+                    let settings =
+                        deployment_settings(&base, &deployment, chrono::Utc::now(), &extra)
+                            .map_err(PipelineError::Config)?;
+                    run_flow(settings, Some(name)).await
+                }
+            }
+        }
+        Command::Backfill {
+            paths,
+            deployment,
+            from,
+            to,
+        } => backfill(&paths, &deployment, from, to).await,
+        Command::Serve { paths, addr, token } => serve(paths, addr, token).await,
+        Command::Schedule {
+            config,
+            data,
+            crontab,
+        } => {
+            let deployments = PipelineConfig::from_file(&config)?.deployments;
+            if !crontab {
+                for deployment in &deployments {
+                    let words = deployment.schedule().map(|s| s.describe());
+                    println!("{:<20} {}", deployment.name, words.unwrap_or_default());
+                }
+                return Ok(());
+            }
+            let binary = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("bankpipe"));
+            let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path);
+            print!(
+                "{}",
+                orchestration::schedule::crontab(
+                    &deployments,
+                    &binary,
+                    &absolute(config),
+                    &absolute(data)
+                )
+            );
+            Ok(())
         }
         Command::Retry { run, data } => retry(data, run).await,
         Command::Quality { paths, as_of, run } => {
@@ -312,7 +412,7 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
         demo: true,
         ..PipelineSettings::new(data, end_date)
     };
-    run_flow(settings).await?;
+    run_flow(settings, None).await?;
     let alerts = layout.monitoring().join("alerts.jsonl");
     if alerts.is_file() {
         println!("alerts written to {}", alerts.display());
@@ -322,16 +422,118 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
 
 /// Runs the pipeline's flow for `settings` through the runtime, recorded in the data
 /// folder's run store, then prints the run's tasks; fails unless it completed.
-async fn run_flow(settings: PipelineSettings) -> Result<(), PipelineError> {
+async fn run_flow(
+    settings: PipelineSettings,
+    deployment: Option<String>,
+) -> Result<(), PipelineError> {
     let store = RunStore::open_in(&settings.data).await?;
     let parameters = settings.parameters();
     let flow = daily_flow(settings, Console::terminal())?;
     let request = RunRequest {
         parameters,
-        deployment: None,
+        deployment,
     };
     let detail = Executor::new(store).run(&flow, request).await?;
     finish_run(&detail)
+}
+
+/// The deployment `name` of the configuration `paths` names.
+fn configured_deployment(paths: &Paths, name: &str) -> Result<Deployment, PipelineError> {
+    let (config, ..) = paths.resolve()?;
+    let known: Vec<String> = config.deployments.iter().map(|d| d.name.clone()).collect();
+    config
+        .deployments
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| {
+            PipelineError::Config(format!(
+                "no deployment {name} in the configuration (known: {})",
+                if known.is_empty() {
+                    "none; pass --config".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+}
+
+/// `backfill`: one run of the deployment per business date, oldest first, one after
+/// the other (runs of one data folder never overlap); every date is tried, and the
+/// command fails if one failed.
+async fn backfill(
+    paths: &Paths,
+    name: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<(), PipelineError> {
+    use orchestration::schedule::{DEFAULT_MAX_BACKFILL_DAYS, business_dates};
+    let deployment = configured_deployment(paths, name)?;
+    let dates = business_dates(from, to, DEFAULT_MAX_BACKFILL_DAYS)
+        .map_err(|e| PipelineError::Config(e.to_string()))?;
+    let group = format!("{from}..{to}");
+    let mut failed = Vec::new();
+    for (index, day) in dates.iter().enumerate() {
+        println!(
+            "
+backfill {group}: {day} ({} of {})",
+            index + 1,
+            dates.len()
+        );
+        let extra = BTreeMap::from([
+            ("business_date".to_owned(), day.to_string()),
+            ("backfill".to_owned(), group.clone()),
+        ]);
+        let base = paths.settings(*day);
+        let settings = deployment_settings(&base, &deployment, chrono::Utc::now(), &extra)
+            .map_err(PipelineError::Config)?;
+        if let Err(error) = run_flow(settings, Some(name.to_owned())).await {
+            eprintln!("error: {day}: {error}");
+            failed.push(day.to_string());
+        }
+    }
+    if failed.is_empty() {
+        println!(
+            "
+backfill {group}: {} runs completed",
+            dates.len()
+        );
+        return Ok(());
+    }
+    Err(PipelineError::Config(format!(
+        "backfill {group}: the runs of {} failed (see above); `bankpipe retry RUN_ID` \
+         resumes one",
+        failed.join(", ")
+    )))
+}
+
+/// `serve`: the dashboard and the deployments' schedules, until Ctrl-C.
+async fn serve(
+    paths: Paths,
+    addr: std::net::SocketAddr,
+    token: Option<String>,
+) -> Result<(), PipelineError> {
+    let (config, ..) = paths.resolve()?;
+    let token = token
+        .or_else(|| std::env::var("BANKPIPE_TOKEN").ok())
+        .filter(|t| !t.is_empty());
+    let store = RunStore::open_in(&paths.data).await?;
+    let base = paths.settings(yesterday());
+    let deployments = config.deployments.len();
+    let launcher = PipelineLauncher::new(base, config.deployments, store.clone()).await?;
+    println!(
+        "bankpipe serve: dashboard on http://{addr}/ ({}), {deployments} deployment(s) \
+         scheduled, runs in {}; Ctrl-C stops",
+        if token.is_some() {
+            "token required"
+        } else {
+            "local only"
+        },
+        store.path().display()
+    );
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    orchestration::serve::serve(Arc::new(launcher), store, addr, token, stop).await
 }
 
 /// `retry RUN_ID`: reruns a failed pipeline run from its failed tasks.

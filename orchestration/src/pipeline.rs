@@ -94,17 +94,24 @@ impl PipelineSettings {
         })
     }
 
-    /// The settings as a run's parameters (strings), to store with the run.
+    /// The settings as a run's parameters (strings), to store with the run; paths are
+    /// made absolute, so that a retry from another folder finds them.
     pub fn parameters(&self) -> BTreeMap<String, String> {
+        let absolute = |path: &PathBuf| {
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string()
+        };
         let mut parameters = BTreeMap::from([
             ("business_date".to_owned(), self.as_of.to_string()),
-            ("data".to_owned(), self.data.display().to_string()),
+            ("data".to_owned(), absolute(&self.data)),
             ("memory_limit".to_owned(), self.memory_limit.to_string()),
         ]);
         let paths = [("config", &self.config_file), ("raw", &self.raw)];
         for (name, path) in paths {
             if let Some(path) = path {
-                parameters.insert(name.to_owned(), path.display().to_string());
+                parameters.insert(name.to_owned(), absolute(path));
             }
         }
         for (name, on) in [("force", self.force), ("demo", self.demo)] {

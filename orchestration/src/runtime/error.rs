@@ -138,6 +138,9 @@ pub enum RuntimeError {
         /// Its state.
         state: RunState,
     },
+    /// A launcher could not start a deployment's run (its parameters, its flow).
+    #[error("cannot start the run: {0}")]
+    Launch(String),
     /// A blocking call of the store panicked or was cancelled: a bug.
     #[error("internal error: a run store call did not finish: {0}")]
     Blocking(#[from] tokio::task::JoinError),

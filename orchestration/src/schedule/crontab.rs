@@ -7,7 +7,7 @@ use std::path::Path;
 use super::deployment::Deployment;
 
 /// The crontab lines that run each deployment with `bankpipe run --config CONFIG
-/// --deployment NAME`: a header, then per deployment a comment (its schedule in
+/// --data DATA --deployment NAME`: a header, then per deployment a comment (its schedule in
 /// words), `CRON_TZ=<its time zone>` and its line; the lines of a deployment paused
 /// in the configuration are commented out (the run store's pauses are `serve`'s). The deployments must be valid (see [`validate`](super::validate));
 /// one whose schedule does not parse is described by its cron expression alone.
@@ -15,9 +15,15 @@ use super::deployment::Deployment;
 /// `CRON_TZ` is honoured by cronie (Red Hat, Fedora, Arch, Alpine's cronie) but
 /// **ignored by Debian's and Ubuntu's cron**, which reads every line in the host's
 /// time zone: there, the host's zone must be the deployments' (the header says so).
-pub fn crontab(deployments: &[Deployment], binary_path: &Path, config_path: &Path) -> String {
+pub fn crontab(
+    deployments: &[Deployment],
+    binary_path: &Path,
+    config_path: &Path,
+    data_path: &Path,
+) -> String {
     let binary = shell_word(&binary_path.display().to_string());
     let config = shell_word(&config_path.display().to_string());
+    let data = shell_word(&data_path.display().to_string());
     let mut out = String::new();
     out.push_str(
         "# bankpipe deployments, from `bankpipe schedule --crontab`: install with `crontab FILE`.\n\
@@ -44,7 +50,7 @@ pub fn crontab(deployments: &[Deployment], binary_path: &Path, config_path: &Pat
         let _ = writeln!(out, "{prefix}CRON_TZ={}", deployment.timezone);
         let _ = writeln!(
             out,
-            "{prefix}{} {binary} run --config {config} --deployment {}",
+            "{prefix}{} {binary} run --config {config} --data {data} --deployment {}",
             deployment.cron.trim(),
             shell_word(&deployment.name)
         );
@@ -94,6 +100,7 @@ mod tests {
             &[daily, weekly],
             Path::new("/usr/local/bin/bankpipe"),
             Path::new("/etc/bank pipe/bankpipe.toml"),
+            Path::new("/srv/bank"),
         );
         let body: Vec<&str> = text.lines().skip_while(|l| l.starts_with('#')).collect();
         assert_eq!(
@@ -104,12 +111,12 @@ mod tests {
                 "# The daily load",
                 "CRON_TZ=Europe/Paris",
                 "0 8 * * * /usr/local/bin/bankpipe run --config '/etc/bank pipe/bankpipe.toml' \
-                 --deployment bank-daily",
+                 --data /srv/bank --deployment bank-daily",
                 "",
                 "# bank-weekly (paused): at 06:30 on Monday (UTC)",
                 "# CRON_TZ=UTC",
                 "# 30 6 * * 1 /usr/local/bin/bankpipe run --config '/etc/bank pipe/bankpipe.toml' \
-                 --deployment bank-weekly",
+                 --data /srv/bank --deployment bank-weekly",
             ]
         );
         assert!(text.starts_with("# bankpipe deployments"));

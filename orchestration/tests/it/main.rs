@@ -7,4 +7,5 @@ mod pg;
 mod pipeline;
 mod runtime;
 mod schedule;
+mod serve;
 mod transform;

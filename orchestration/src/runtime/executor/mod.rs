@@ -138,6 +138,44 @@ impl Executor {
         self.execute(flow, request, Some(run), reuse).await
     }
 
+    /// Starts a run of `flow` in the background and returns its id as soon as the run
+    /// is in the store, with the handle that yields the run when it ends (what
+    /// [`Executor::run`] returns). Dropping the handle does not stop the run.
+    pub async fn start(
+        &self,
+        flow: Flow,
+        request: RunRequest,
+    ) -> Result<(FlowRunId, tokio::task::JoinHandle<Result<FlowRunDetail>>)> {
+        let parameters = request.parameters.clone();
+        let run = self.create(&flow, request, None).await?;
+        let executor = self.clone();
+        let handle = tokio::spawn(async move {
+            executor
+                .execute_created(&flow, run, parameters, None, HashMap::new())
+                .await
+        });
+        Ok((run, handle))
+    }
+
+    /// Creates the flow run, `pending`, owned by this process.
+    async fn create(
+        &self,
+        flow: &Flow,
+        request: RunRequest,
+        retry_of: Option<FlowRunId>,
+    ) -> Result<FlowRunId> {
+        self.store
+            .create_flow_run(NewFlowRun {
+                flow: flow.name().to_owned(),
+                deployment: request.deployment,
+                parameters: request.parameters,
+                state: RunState::Pending,
+                retry_of,
+                owner: ProcessId::current(),
+            })
+            .await
+    }
+
     async fn execute(
         &self,
         flow: &Flow,
@@ -145,18 +183,22 @@ impl Executor {
         retry_of: Option<FlowRunId>,
         reuse: HashMap<String, FlowRunId>,
     ) -> Result<FlowRunDetail> {
+        let parameters = request.parameters.clone();
+        let run = self.create(flow, request, retry_of).await?;
+        self.execute_created(flow, run, parameters, retry_of, reuse)
+            .await
+    }
+
+    /// Runs the created flow run `run` (steps 2 to 6 of the module's docs).
+    async fn execute_created(
+        &self,
+        flow: &Flow,
+        run: FlowRunId,
+        parameters: BTreeMap<String, String>,
+        retry_of: Option<FlowRunId>,
+        reuse: HashMap<String, FlowRunId>,
+    ) -> Result<FlowRunDetail> {
         let owner = ProcessId::current();
-        let run = self
-            .store
-            .create_flow_run(NewFlowRun {
-                flow: flow.name().to_owned(),
-                deployment: request.deployment,
-                parameters: request.parameters.clone(),
-                state: RunState::Pending,
-                retry_of,
-                owner: owner.clone(),
-            })
-            .await?;
         let (logs, _writer) = LogSink::start(self.store.clone(), run);
         let _heartbeat = self.heartbeat(run);
         if let Some(previous) = retry_of {
@@ -172,7 +214,7 @@ impl Executor {
             flow: flow.clone(),
             flow_name: Arc::from(flow.name()),
             run,
-            parameters: Arc::new(request.parameters),
+            parameters: Arc::new(parameters),
             logs: logs.clone(),
         });
         let outcome = self.go(&env, &owner, &reuse).await;
