@@ -19,6 +19,7 @@ pub mod maintain;
 pub mod pipeline;
 pub mod publish;
 pub mod quality;
+pub mod run_alerts;
 pub mod runtime;
 pub mod schedule;
 pub mod serve;

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use monitoring::alerts::AlertConfig;
 use monitoring::checks;
 use orchestration::config::PipelineConfig;
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::new_run_id;
 use orchestration::pipeline::{PipelineSettings, daily_flow};
-use orchestration::runtime::store::FlowRunDetail;
-use orchestration::runtime::{Executor, FlowRunId, RunRequest, RunState, RunStore};
+use orchestration::run_alerts::alert_run;
+use orchestration::runtime::{Executor, FlowRunDetail, FlowRunId, RunRequest, RunState, RunStore};
 use orchestration::schedule::Deployment;
 use orchestration::serve::{PipelineLauncher, deployment_settings};
 use orchestration::stages::{Console, publish_to, run_ingest, run_quality};
@@ -428,13 +429,37 @@ async fn run_flow(
 ) -> Result<(), PipelineError> {
     let store = RunStore::open_in(&settings.data).await?;
     let parameters = settings.parameters();
+    let alerting = settings.config()?.quality.alerts;
+    let layout = DataLayout::new(&settings.data);
     let flow = daily_flow(settings, Console::terminal())?;
     let request = RunRequest {
         parameters,
         deployment,
     };
     let detail = Executor::new(store).run(&flow, request).await?;
+    tell_failures(&detail, &alerting, &layout).await;
     finish_run(&detail)
+}
+
+/// Alerts on the run's failed tasks ([`alert_run`]) and prints the deliveries.
+async fn tell_failures(detail: &FlowRunDetail, alerting: &AlertConfig, layout: &DataLayout) {
+    match alert_run(detail, alerting, layout).await {
+        Ok(deliveries) => {
+            for delivery in deliveries {
+                match &delivery.error {
+                    None => println!(
+                        "  sent {} task alert(s) to {}",
+                        delivery.alerts, delivery.channel
+                    ),
+                    Some(error) => println!(
+                        "  task alerts NOT DELIVERED to {} after {} attempts: {error}",
+                        delivery.channel, delivery.attempts
+                    ),
+                }
+            }
+        }
+        Err(error) => eprintln!("error: the run's task alerts: {error}"),
+    }
 }
 
 /// The deployment `name` of the configuration `paths` names.
@@ -542,8 +567,11 @@ async fn retry(data: PathBuf, run: i64) -> Result<(), PipelineError> {
     let previous = store.get_run(FlowRunId(run)).await?;
     let settings = PipelineSettings::from_parameters(&previous.run.parameters)
         .ok_or(PipelineError::NotRetriable(run))?;
+    let alerting = settings.config()?.quality.alerts;
+    let layout = DataLayout::new(&settings.data);
     let flow = daily_flow(settings, Console::terminal())?;
     let detail = Executor::new(store).retry(&flow, FlowRunId(run)).await?;
+    tell_failures(&detail, &alerting, &layout).await;
     finish_run(&detail)
 }
 

@@ -11,7 +11,9 @@ use futures::future::BoxFuture;
 
 use crate::dashboard::{self, DashboardState, DeploymentView};
 use crate::error::{PipelineError, Result};
+use crate::layout::DataLayout;
 use crate::pipeline::{DAILY_FLOW, PipelineSettings, daily_flow};
+use crate::run_alerts::alert_run;
 use crate::runtime::{Executor, FlowRunId, RunRequest, RunStore, RuntimeError};
 use crate::schedule::{self, Deployment, Scheduler, SystemClock};
 use crate::stages::Console;
@@ -74,16 +76,29 @@ impl PipelineLauncher {
         settings: PipelineSettings,
     ) -> std::result::Result<FlowRunId, String> {
         let parameters = settings.parameters();
+        let alerting = settings.config().map_err(|e| e.to_string())?.quality.alerts;
+        let layout = DataLayout::new(&settings.data);
         let flow = daily_flow(settings, Console::default()).map_err(|e| e.to_string())?;
         let request = RunRequest {
             parameters,
             deployment: Some(deployment.name.clone()),
         };
-        let (run, _ends) = self
+        let (run, ends) = self
             .executor
             .start(flow, request)
             .await
             .map_err(|e| e.to_string())?;
+        // When it ends, its failed tasks are told like failed checks.
+        tokio::spawn(async move {
+            let told = match ends.await {
+                Ok(Ok(detail)) => alert_run(&detail, &alerting, &layout).await,
+                Ok(Err(error)) => Err(error.into()),
+                Err(error) => Err(error.into()),
+            };
+            if let Err(error) = told {
+                tracing::error!(%run, "the run's task alerts: {error}");
+            }
+        });
         Ok(run)
     }
 

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use orchestration::DataLayout;
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::pipeline::{PipelineSettings, daily_flow};
+use orchestration::run_alerts::alert_run;
 use orchestration::runtime::{Executor, FlowRunDetail, RunRequest, RunState, RunStore};
 use orchestration::stages::Console;
 
@@ -104,10 +105,16 @@ async fn a_rerun_skips_the_stages_whose_inputs_did_not_change() {
 async fn a_failed_run_is_retried_from_its_failed_task() {
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("bankpipe.toml");
-    let failing = "[[quality.checks]]\nid = \"too_many_transactions\"\n\
-                   table = \"fact_transactions\"\nseverity = \"error\"\n\
-                   volume = { max = 10 }\n";
-    std::fs::write(&config, failing).expect("config");
+    let alerts = dir.path().join("alerts.jsonl");
+    let failing = format!(
+        "[[quality.checks]]\nid = \"too_many_transactions\"\n\
+         table = \"fact_transactions\"\nseverity = \"error\"\n\
+         volume = {{ max = 10 }}\n\n\
+         [[quality.alerts.channels]]\nmin_severity = \"error\"\n\
+         jsonl = {{ path = \"{}\" }}\n",
+        alerts.display()
+    );
+    std::fs::write(&config, &failing).expect("config");
     let settings = PipelineSettings {
         config_file: Some(config.clone()),
         ..small_bank(dir.path())
@@ -132,8 +139,24 @@ async fn a_failed_run_is_retried_from_its_failed_task() {
         "{quality:?}"
     );
 
+    // The failed task is told through the alert channels, once.
+    let layout = DataLayout::new(dir.path());
+    let alerting = settings.config().expect("config").quality.alerts;
+    let sent = alert_run(&failed, &alerting, &layout).await.expect("alert");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        task_alerts(&alerts),
+        [("task.daily.quality".into(), "failing".into())]
+    );
+    alert_run(&failed, &alerting, &layout).await.expect("again");
+    assert_eq!(
+        task_alerts(&alerts).len(),
+        1,
+        "the same failure is not told twice"
+    );
+
     // The check is fixed; the retry reuses ingest and transform.
-    std::fs::write(&config, failing.replace("max = 10", "max = 100000000")).expect("config");
+    std::fs::write(&config, failing.replace("max = 10 ", "max = 100000000 ")).expect("config");
     let store = RunStore::open_in(dir.path()).await.expect("store");
     let stored = store.get_run(failed.run.id).await.expect("stored run");
     let again = PipelineSettings::from_parameters(&stored.run.parameters).expect("settings");
@@ -153,4 +176,34 @@ async fn a_failed_run_is_retried_from_its_failed_task() {
             ("quality", RunState::Completed),
         ])
     );
+    alert_run(&retried, &alerting, &layout)
+        .await
+        .expect("recovery");
+    assert_eq!(
+        task_alerts(&alerts),
+        [
+            ("task.daily.quality".into(), "failing".into()),
+            ("task.daily.quality".into(), "recovered".into())
+        ]
+    );
+}
+
+/// The task alerts in the JSON-lines file: (check, kind).
+fn task_alerts(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|alert| {
+            alert["check"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("task."))
+        })
+        .map(|alert| {
+            (
+                alert["check"].as_str().unwrap_or_default().to_owned(),
+                alert["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
