@@ -192,7 +192,7 @@ impl FormatOptions {
 }
 
 /// The top-level tables of a pipeline file that belong to stages after ingestion.
-pub const OTHER_STAGES: [&str; 4] = ["model", "quality", "postgres", "deployments"];
+pub const OTHER_STAGES: [&str; 5] = ["model", "quality", "postgres", "deployments", "runs"];
 
 impl IngestConfig {
     /// Reads a configuration file; a relative `raw` is resolved against its folder.

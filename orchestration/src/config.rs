@@ -4,7 +4,8 @@
 //! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]), and the
 //! data-quality checks under `[quality]` ([`QualityConfig`]), and the PostgreSQL sink
 //! under `[postgres]` ([`PostgresSink`], off by default), and the deployments of the
-//! pipeline's flow under `[[deployments]]` ([`Deployment`]: schedules). Every table is optional;
+//! pipeline's flow under `[[deployments]]` ([`Deployment`]: schedules), and the run
+//! store's retention under `[runs]` ([`RunsConfig`]). Every table is optional;
 //! what is absent takes the contract's defaults. Unknown keys are errors, so a typo
 //! never passes silently.
 
@@ -66,6 +67,28 @@ impl PostgresSink {
     }
 }
 
+/// The run store's settings (`[runs]`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunsConfig {
+    /// Runs (with their task runs and logs) older than this many days are deleted
+    /// after each run and daily by `serve`.
+    pub retention_days: u32,
+}
+
+impl Default for RunsConfig {
+    fn default() -> Self {
+        RunsConfig { retention_days: 90 }
+    }
+}
+
+impl RunsConfig {
+    /// The retention as a duration.
+    pub fn retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400)
+    }
+}
+
 /// A whole configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineConfig {
@@ -79,6 +102,8 @@ pub struct PipelineConfig {
     pub postgres: PostgresSink,
     /// The flow's deployments: schedules and their parameters (`[[deployments]]`).
     pub deployments: Vec<Deployment>,
+    /// The run store's retention.
+    pub runs: RunsConfig,
 }
 
 impl PipelineConfig {
@@ -97,6 +122,7 @@ impl PipelineConfig {
         let quality: QualityConfig = section(&mut tables, "quality").map_err(error)?;
         let postgres: PostgresSink = section(&mut tables, "postgres").map_err(error)?;
         let deployments: Vec<Deployment> = section(&mut tables, "deployments").map_err(error)?;
+        let runs: RunsConfig = section(&mut tables, "runs").map_err(error)?;
         if let Err(invalid) = validate(&deployments) {
             return Err(error(invalid.to_string()));
         }
@@ -118,6 +144,7 @@ impl PipelineConfig {
             quality,
             postgres,
             deployments,
+            runs,
         })
     }
 }
@@ -139,6 +166,24 @@ fn section<T: DeserializeOwned + Default>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deployments_and_the_run_retention_are_read_and_checked() {
+        let (_dir, path) = write(
+            "[runs]\nretention_days = 30\n\n[[deployments]]\nname = \"bank-daily\"\n\
+             cron = \"0 8 * * *\"\n",
+        );
+        let config = PipelineConfig::from_file(&path).expect("config");
+        assert_eq!(config.runs.retention_days, 30);
+        assert_eq!(config.deployments.len(), 1);
+        assert_eq!(config.deployments[0].timezone, "Europe/Paris");
+        let (_dir, path) = write("[[deployments]]\nname = \"x\"\ncron = \"61 8 * * *\"\n");
+        let message = PipelineConfig::from_file(&path)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("cron"), "{message}");
+    }
 
     fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("dir");

@@ -429,15 +429,22 @@ async fn run_flow(
 ) -> Result<(), PipelineError> {
     let store = RunStore::open_in(&settings.data).await?;
     let parameters = settings.parameters();
-    let alerting = settings.config()?.quality.alerts;
+    let config = settings.config()?;
     let layout = DataLayout::new(&settings.data);
     let flow = daily_flow(settings, Console::terminal())?;
     let request = RunRequest {
         parameters,
         deployment,
     };
-    let detail = Executor::new(store).run(&flow, request).await?;
-    tell_failures(&detail, &alerting, &layout).await;
+    let detail = Executor::new(store.clone()).run(&flow, request).await?;
+    tell_failures(&detail, &config.quality.alerts, &layout).await;
+    let pruned = store.prune(config.runs.retention()).await?;
+    if pruned.flow_runs > 0 {
+        println!(
+            "run store: {} runs older than {} days pruned",
+            pruned.flow_runs, config.runs.retention_days
+        );
+    }
     finish_run(&detail)
 }
 
@@ -544,7 +551,19 @@ async fn serve(
     let store = RunStore::open_in(&paths.data).await?;
     let base = paths.settings(yesterday());
     let deployments = config.deployments.len();
+    let retention = config.runs.retention();
     let launcher = PipelineLauncher::new(base, config.deployments, store.clone()).await?;
+    // The run store's retention, daily while serving.
+    let pruning = store.clone();
+    tokio::spawn(async move {
+        let mut daily = tokio::time::interval(Duration::from_secs(86_400));
+        loop {
+            daily.tick().await;
+            if let Err(error) = pruning.prune(retention).await {
+                eprintln!("error: pruning the run store: {error}");
+            }
+        }
+    });
     println!(
         "bankpipe serve: dashboard on http://{addr}/ ({}), {deployments} deployment(s) \
          scheduled, runs in {}; Ctrl-C stops",
