@@ -23,7 +23,7 @@ rm -rf "$work/processed" "$work/quarantine" "$work/transformed"
 echo "input: $(du -sh --exclude=_generator "$work/raw" | cut -f1) of raw extracts"
 case "$command" in
   ingest) args=(ingest) ;;
-  run) args=(run --as-of 2026-11-24) ;;
+  run) args=(run --as-of 2026-11-24 --force) ;;
   *) echo "unknown command $command (ingest or run)" >&2; exit 2 ;;
 esac
 BANKPIPE_HASH_KEY=bench /usr/bin/time -v "$bin" "${args[@]}" --raw "$work/raw" --data "$work" \

@@ -72,6 +72,23 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 impl BandRule {
+    /// Why the rule cannot judge, if it cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.k > 0.0 && self.k.is_finite()) {
+            return Err(format!("needs k > 0 (found {})", self.k));
+        }
+        if self.min_history == 0 || self.min_history > self.window {
+            return Err(format!(
+                "needs 1 ≤ min_history ≤ window (found min_history = {}, window = {})",
+                self.min_history, self.window
+            ));
+        }
+        if !(self.min_relative_width >= 0.0 && self.min_absolute_width >= 0.0) {
+            return Err("needs min_relative_width and min_absolute_width ≥ 0".to_owned());
+        }
+        Ok(())
+    }
+
     /// The band of `history` (oldest first; only the latest `window` values count),
     /// or none when it is shorter than `min_history`.
     pub fn band(&self, history: &[f64]) -> Option<Band> {

@@ -129,7 +129,8 @@ pub async fn record(
 /// Which figure: table, column (none for the table), metric.
 pub type MetricKey = (String, Option<String>, String);
 
-/// The metrics of earlier runs, by figure, oldest first.
+/// The metrics of earlier runs, by figure, oldest first. A run's figures share its
+/// measurement time ([`record`] stamps them all with one), which tells runs apart.
 #[derive(Debug, Default)]
 pub struct History {
     series: HashMap<MetricKey, Vec<(i64, f64)>>,
@@ -197,5 +198,40 @@ impl History {
             .get(&key)
             .map(|values| values.iter().map(|(_, v)| *v).collect())
             .unwrap_or_default()
+    }
+
+    /// The values of one figure in earlier runs with their measurement times
+    /// (microseconds since 1970), oldest first.
+    pub fn points(&self, table: &str, column: Option<&str>, metric: &str) -> &[(i64, f64)] {
+        let key = (
+            table.to_owned(),
+            column.map(str::to_owned),
+            metric.to_owned(),
+        );
+        self.series.get(&key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The figures of `table`'s `column` whose metric starts with one of `prefixes`,
+    /// per earlier run, oldest first: each run's `(metric, value)` pairs (a run that
+    /// recorded none of them is left out).
+    pub fn by_run(
+        &self,
+        table: &str,
+        column: Option<&str>,
+        prefixes: &[&str],
+    ) -> Vec<Vec<(&str, f64)>> {
+        let mut runs: std::collections::BTreeMap<i64, Vec<(&str, f64)>> = Default::default();
+        for ((t, c, metric), values) in &self.series {
+            if t != table
+                || c.as_deref() != column
+                || !prefixes.iter().any(|p| metric.starts_with(p))
+            {
+                continue;
+            }
+            for (at, value) in values {
+                runs.entry(*at).or_default().push((metric.as_str(), *value));
+            }
+        }
+        runs.into_values().collect()
     }
 }

@@ -1,14 +1,18 @@
 //! The quality report as one self-contained HTML file: no script, no font, no link
 //! to fetch, so it opens anywhere, offline, and can be mailed as it is.
 //!
-//! It shows, in this order: the failed checks (errors first), the history of each
-//! watched figure as a small chart with its expected band and today's value, the
-//! quarantine by entity and rule, and every check's verdict.
+//! It shows, in this order: the failed checks (errors first), the distributions
+//! judged for drift (the PSI, the bins before and today, the bins that moved most),
+//! the history of each watched figure as a small chart with its expected band and
+//! today's value, the quarantine by entity and rule, and every check's verdict. The
+//! contract's personal columns are never shown in clear.
 
 use std::fmt::Write as _;
 
 use crate::anomaly::Band;
 use crate::checks::{Outcome, Verdict};
+use crate::drift::{Drift, DriftLevel};
+use crate::personal::shown;
 
 /// One figure's history, for a chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +25,19 @@ pub struct Series {
     pub current: f64,
     /// The band the history expects, when it is long enough to say.
     pub band: Option<Band>,
+}
+
+/// A drift check's comparison, for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftPanel {
+    /// The check's id.
+    pub check: String,
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// Today's distribution against the reference.
+    pub drift: Drift,
 }
 
 /// Everything the report shows.
@@ -63,10 +80,19 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
 .chart{background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0001}.chart h3{font-size:13px;margin:0 0 6px}
 .chart.unusual{outline:2px solid #c0392b}.chart small{color:#5b6475}
+.drift{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 2px #0001;margin-bottom:12px}
+.drift h3{font-size:14px;margin:0 0 8px}.drift table{box-shadow:none;margin-top:8px}
+.b-stable{background:#dcf3e3;color:#1b6b34}.b-moderate{background:#fff3c4;color:#7a5d00}.b-significant{background:#fde2df;color:#a12a1c}
+.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
 ";
 
 /// Renders the report.
 pub fn html(data: &ReportData) -> String {
+    html_with_drift(data, &[])
+}
+
+/// Renders the report with the distributions judged for drift.
+pub fn html_with_drift(data: &ReportData, drifts: &[DriftPanel]) -> String {
     let count = |outcome| {
         data.verdicts
             .iter()
@@ -100,6 +126,15 @@ pub fn html(data: &ReportData) -> String {
         out.push_str("<p>None.</p>");
     } else {
         verdict_table(&mut out, &failed, "failed-checks");
+    }
+    if !drifts.is_empty() {
+        out.push_str("<h2>Distributions</h2><div id=\"drift\">");
+        let mut drifts: Vec<&DriftPanel> = drifts.iter().collect();
+        drifts.sort_by_key(|panel| std::cmp::Reverse(panel.drift.level));
+        for panel in drifts {
+            drift_panel(&mut out, panel);
+        }
+        out.push_str("</div>");
     }
     out.push_str("<h2>History</h2><div class=\"charts\">");
     for series in &data.series {
@@ -173,6 +208,76 @@ fn verdict_table(out: &mut String, verdicts: &[&Verdict], id: &str) {
         );
     }
     out.push_str("</table>");
+}
+
+/// One drift: its PSI and level, the shares of every bin before (grey) and today
+/// (blue) as bars, and the bins that moved most.
+fn drift_panel(out: &mut String, panel: &DriftPanel) {
+    let drift = &panel.drift;
+    let level = match drift.level {
+        DriftLevel::Stable => "stable",
+        DriftLevel::Moderate => "moderate",
+        DriftLevel::Significant => "significant",
+    };
+    let _ = write!(
+        out,
+        "<div class=\"drift\"><h3>{} · {} <span class=\"badge b-{level}\">PSI {:.3} · {}</span></h3>\
+         <small>against {} earlier run(s) · check {}</small>",
+        escape(&panel.table),
+        escape(&panel.column),
+        drift.comparison.psi,
+        drift.level,
+        drift.reference_runs,
+        escape(&panel.check)
+    );
+    const W: f64 = 560.0;
+    const H: f64 = 90.0;
+    let bins = &drift.comparison.bins;
+    let highest = bins
+        .iter()
+        .map(|b| b.expected.max(b.actual))
+        .fold(0.0, f64::max)
+        .max(f64::EPSILON);
+    let slot = W / bins.len().max(1) as f64;
+    let bar = (slot / 2.0 - 2.0).max(1.0);
+    let _ = write!(
+        out,
+        "<div><svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">"
+    );
+    for (i, bin) in bins.iter().enumerate() {
+        for (j, (share, colour)) in [(bin.expected, "#aab2c0"), (bin.actual, "#3b5bdb")]
+            .into_iter()
+            .enumerate()
+        {
+            let height = share / highest * (H - 4.0);
+            let _ = write!(
+                out,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" fill=\"{colour}\">\
+                 <title>{}: {:.1} %</title></rect>",
+                i as f64 * slot + 1.0 + j as f64 * (bar + 1.0),
+                H - height,
+                escape(shown(&panel.column, &bin.label)),
+                share * 100.0
+            );
+        }
+    }
+    out.push_str(
+        "</svg></div><small class=\"legend\"><i style=\"background:#aab2c0\"></i>before\
+         <i style=\"background:#3b5bdb\"></i>today</small>\
+         <table><tr><th>bin</th><th>before</th><th>today</th><th>part of the PSI</th></tr>",
+    );
+    for bin in drift.comparison.top(3) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{:.1} %</td><td class=\"num\">{:.1} %</td>\
+             <td class=\"num\">{:.3}</td></tr>",
+            escape(shown(&panel.column, &bin.label)),
+            bin.expected * 100.0,
+            bin.actual * 100.0,
+            bin.contribution
+        );
+    }
+    out.push_str("</table></div>");
 }
 
 /// A small SVG line chart: the history, today's point, and the band when known.
@@ -304,6 +409,59 @@ mod tests {
         assert!(
             !page.contains("<script") && !page.contains("src=") && !page.contains("href="),
             "self-contained"
+        );
+    }
+
+    #[test]
+    fn drift_shows_its_psi_and_top_bins_and_masks_personal_columns() {
+        use crate::drift::{BinShift, Comparison};
+        let panel = |column: &str, label: &str| DriftPanel {
+            check: format!("{column}_stable"),
+            table: "clients".into(),
+            column: column.into(),
+            drift: Drift {
+                comparison: Comparison {
+                    psi: 0.4159,
+                    bins: vec![
+                        BinShift {
+                            label: label.into(),
+                            expected: 0.1,
+                            actual: 0.4,
+                            contribution: 0.4159,
+                        },
+                        BinShift {
+                            label: "card".into(),
+                            expected: 0.9,
+                            actual: 0.6,
+                            contribution: 0.1216,
+                        },
+                    ],
+                },
+                level: DriftLevel::Significant,
+                reference_runs: 5,
+            },
+        };
+        let data = ReportData {
+            run_id: "run-1".into(),
+            as_of: "2024-03-01".into(),
+            verdicts: Vec::new(),
+            series: Vec::new(),
+            quarantine: Vec::new(),
+            deliveries: Vec::new(),
+        };
+        let page = html_with_drift(
+            &data,
+            &[panel("channel", "atm"), panel("email", "jana@bank.example")],
+        );
+        assert!(page.contains("PSI 0.416 · significant drift"), "{page}");
+        assert!(
+            page.contains("<td>atm</td><td class=\"num\">10.0 %</td><td class=\"num\">40.0 %</td>")
+        );
+        assert!(!page.contains("jana@"), "a personal value never shows");
+        assert!(page.contains("<td>***</td>"));
+        assert!(
+            !html(&data).contains("Distributions"),
+            "no drift, no section"
         );
     }
 }

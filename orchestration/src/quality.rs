@@ -10,10 +10,13 @@ use contract::Entity;
 use datafusion::prelude::SessionContext;
 use monitoring::MonitoringError;
 use monitoring::alerts::{self, Alert, AlertState, Delivery};
+use monitoring::anomaly::BandRule;
 use monitoring::checks::{self, Check, CheckKind, Evidence, QualityConfig, Severity, Verdict};
+use monitoring::drift::{DriftJudgement, DriftRule};
+use monitoring::measure::{Measure, measure};
 use monitoring::metrics::{self, History};
 use monitoring::profile::{Depth, TableProfile, profile};
-use monitoring::report::{self, ReportData, Series};
+use monitoring::report::{self, DriftPanel, ReportData, Series};
 use serde::Serialize;
 use storage::delta::{self, TableLocation};
 
@@ -119,6 +122,75 @@ pub fn quarantine_share_checks(max_share: f64) -> Vec<Check> {
         .collect()
 }
 
+/// The bank's watches over the warehouse, beside each table's volume and null rates
+/// (see [`checks::default_checks`]), for the tables in `profiles`:
+/// - `fact_transactions.amount_eur.drift`: the amounts' distribution (PSI);
+/// - `fact_transactions.channel.drift`: the channel mix (PSI);
+/// - `fact_revenue.amount_eur.total_usual`: the revenue total, and per revenue type;
+/// - `fact_fraudes.alert_rate_usual`: fraud alerts per transaction.
+///
+/// Every watch warns (a drift, moderate or significant; a jump): a distribution may
+/// move for good reasons, so stopping the publication on one is a decision for a
+/// declared error-level check. None judges before `band.min_history` earlier runs,
+/// so first runs stay quiet.
+pub fn model_watches(profiles: &[TableProfile], band: BandRule) -> Vec<Check> {
+    let drift = DriftRule {
+        window: band.window,
+        min_history: band.min_history,
+        ..DriftRule::default()
+    };
+    let watch = |id: &str, table: &str, severity, kind| Check {
+        id: id.to_owned(),
+        table: table.to_owned(),
+        severity,
+        owner: None,
+        kind,
+    };
+    let watches = [
+        watch(
+            "fact_transactions.amount_eur.drift",
+            "fact_transactions",
+            Severity::Warn,
+            CheckKind::Drift {
+                column: "amount_eur".into(),
+                rule: drift,
+            },
+        ),
+        watch(
+            "fact_transactions.channel.drift",
+            "fact_transactions",
+            Severity::Warn,
+            CheckKind::Drift {
+                column: "channel".into(),
+                rule: drift,
+            },
+        ),
+        watch(
+            "fact_revenue.amount_eur.total_usual",
+            "fact_revenue",
+            Severity::Warn,
+            CheckKind::Total {
+                column: "amount_eur".into(),
+                by: Some("revenue_type".into()),
+                band,
+            },
+        ),
+        watch(
+            "fact_fraudes.alert_rate_usual",
+            "fact_fraudes",
+            Severity::Warn,
+            CheckKind::Rate {
+                per: "fact_transactions".into(),
+                band,
+            },
+        ),
+    ];
+    watches
+        .into_iter()
+        .filter(|check| profiles.iter().any(|p| p.table == check.table))
+        .collect()
+}
+
 /// Profiles the lake, stores the figures with the run id, judges the checks and
 /// writes the report to `<data>/monitoring/reports/<run_id>.json` and `.html`.
 pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
@@ -141,9 +213,15 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     let mut all_checks = options.config.checks.clone();
     if options.config.watch_history {
         all_checks.extend(checks::default_checks(&profiles, options.config.band));
+        all_checks.extend(model_watches(&profiles, options.config.band));
     }
+    let mut measures: Vec<Measure> = all_checks.iter().filter_map(Check::measure).collect();
+    measures.sort();
+    measures.dedup();
+    let measured = measure(&ctx, &measures).await?;
     let evidence = Evidence {
         profiles: &profiles,
+        measured: &measured,
         history: &history,
         ctx: &ctx,
         business_day_end: options
@@ -155,11 +233,26 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
             .and_utc(),
     };
     let mut verdicts = Vec::with_capacity(all_checks.len());
+    let mut drifts = Vec::new();
     for check in &all_checks {
         verdicts.push(checks::judge(check, &evidence).await);
+        if let (Some(DriftJudgement::Judged(drift)), CheckKind::Drift { column, .. }) =
+            (checks::drift_of(check, &evidence), &check.kind)
+        {
+            drifts.push(DriftPanel {
+                check: check.id.clone(),
+                table: check.table.clone(),
+                column: column.clone(),
+                drift,
+            });
+        }
     }
-    let measured: Vec<metrics::Metric> = profiles.iter().flat_map(metrics::metrics_of).collect();
-    metrics::record(&metrics_location, &options.run_id, Utc::now(), &measured).await?;
+    let figures: Vec<metrics::Metric> = profiles
+        .iter()
+        .flat_map(metrics::metrics_of)
+        .chain(measured)
+        .collect();
+    metrics::record(&metrics_location, &options.run_id, Utc::now(), &figures).await?;
 
     let reports = options.layout.monitoring().join("reports");
     let html_path = reports.join(format!("{}.html", options.run_id));
@@ -174,7 +267,7 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
         alerts,
         deliveries,
     };
-    let page = report::html(&ReportData {
+    let data = ReportData {
         run_id: report.run_id.clone(),
         as_of: report.as_of.to_string(),
         verdicts: report.verdicts.clone(),
@@ -192,7 +285,8 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
             .collect(),
         quarantine: quarantine_breakdown(&ctx).await?,
         deliveries: report.deliveries.clone(),
-    });
+    };
+    let page = report::html_with_drift(&data, &drifts);
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     for (path, text) in [(&report.path, json), (&report.html_path, page)] {
         std::fs::create_dir_all(&reports)

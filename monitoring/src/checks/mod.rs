@@ -28,15 +28,42 @@
 //! anomaly = { metric = "rows", k = 4.0, min_history = 5 }
 //!
 //! [[quality.checks]]
+//! id = "amounts_stable"
+//! table = "fact_transactions"
+//! severity = "error"                 # a significant drift; a moderate one warns
+//! drift = { column = "amount_eur", warn_psi = 0.1, max_psi = 0.25, reference = "pooled" }
+//!
+//! [[quality.checks]]
+//! id = "revenue_usual"
+//! table = "fact_revenue"
+//! severity = "warn"
+//! total = { column = "amount_eur", by = "revenue_type", k = 4.0 }
+//!
+//! [[quality.checks]]
+//! id = "fraud_alert_rate_usual"
+//! table = "fact_fraudes"
+//! severity = "warn"
+//! rate = { per = "fact_transactions" }   # fact_fraudes rows per fact_transactions row
+//!
+//! [[quality.checks]]
 //! id = "no_negative_balances"
 //! table = "fact_loans"
 //! severity = "error"
 //! sql = { query = "SELECT loan_id FROM fact_loans WHERE outstanding_principal < 0" }
 //! ```
 //!
+//! `anomaly`, `total` and `rate` judge a figure against the robust band of its
+//! trailing runs ([`BandRule`]: `window`, `min_history`, `k`, `min_relative_width`,
+//! `min_absolute_width`); `drift` compares a column's distribution with earlier runs'
+//! by the PSI ([`DriftRule`]: `window`, `min_history`, `reference`, `warn_psi`,
+//! `max_psi`). None of them judges before `min_history` earlier runs.
+//!
 //! Besides the declared checks, [`default_checks`] watch every measured table's volume
 //! and every column's null rate against their history (warnings; they judge nothing
 //! before the history is long enough).
+
+mod drift;
+mod jumps;
 
 use std::fmt::Write as _;
 
@@ -45,8 +72,13 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
 use crate::anomaly::{BandRule, Judgement};
-use crate::metrics::History;
+use crate::drift::DriftRule;
+use crate::measure::Measure;
+use crate::metrics::{History, Metric};
+use crate::personal::{MASK, is_personal};
 use crate::profile::TableProfile;
+
+pub use drift::drift_of;
 
 /// How bad a failed check is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -104,6 +136,33 @@ pub enum CheckKind {
         /// How the history is judged.
         band: BandRule,
     },
+    /// A column's distribution stays close to earlier runs' (PSI, see
+    /// [`crate::drift`]): a moderate drift fails as a warning, a significant one at the
+    /// check's severity.
+    Drift {
+        /// The column (numbers are binned on the log scale, anything else by code).
+        column: String,
+        /// How the drift is judged.
+        rule: DriftRule,
+    },
+    /// A column's sum, and its sum per value of `by`, lie within the robust band of
+    /// their history: a jump fails.
+    Total {
+        /// The column summed.
+        column: String,
+        /// The column whose values split the sum (a code column).
+        by: Option<String>,
+        /// How the history is judged.
+        band: BandRule,
+    },
+    /// The table's rows per row of table `per` (e.g. fraud alerts per transaction) lie
+    /// within the robust band of their history.
+    Rate {
+        /// The table divided by.
+        per: String,
+        /// How the history is judged.
+        band: BandRule,
+    },
     /// A query over the warehouse's tables returns at most `max_rows` rows (the rows
     /// that break an expectation).
     Sql {
@@ -141,6 +200,9 @@ struct CheckToml {
     completeness: Option<CompletenessToml>,
     freshness: Option<FreshnessToml>,
     anomaly: Option<AnomalyToml>,
+    drift: Option<DriftToml>,
+    total: Option<TotalToml>,
+    rate: Option<RateToml>,
     sql: Option<SqlToml>,
 }
 
@@ -170,6 +232,31 @@ struct FreshnessToml {
 struct AnomalyToml {
     metric: String,
     column: Option<String>,
+    #[serde(flatten)]
+    band: BandRule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DriftToml {
+    column: String,
+    #[serde(flatten)]
+    rule: DriftRule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotalToml {
+    column: String,
+    by: Option<String>,
+    #[serde(flatten)]
+    band: BandRule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateToml {
+    per: String,
     #[serde(flatten)]
     band: BandRule,
 }
@@ -222,23 +309,96 @@ impl TryFrom<CheckToml> for Check {
                 band,
             });
         }
+        if let Some(DriftToml { column, rule }) = raw.drift {
+            kinds.push(CheckKind::Drift { column, rule });
+        }
+        if let Some(TotalToml { column, by, band }) = raw.total {
+            kinds.push(CheckKind::Total { column, by, band });
+        }
+        if let Some(RateToml { per, band }) = raw.rate {
+            kinds.push(CheckKind::Rate { per, band });
+        }
         if let Some(SqlToml { query, max_rows }) = raw.sql {
             kinds.push(CheckKind::Sql { query, max_rows });
         }
         if kinds.len() != 1 {
             return Err(format!(
-                "check `{}` needs exactly one of volume, completeness, freshness, anomaly, sql (it has {})",
+                "check `{}` needs exactly one of volume, completeness, freshness, anomaly, drift, total, rate, sql (it has {})",
                 raw.id,
                 kinds.len()
             ));
         }
+        let kind = kinds.remove(0);
+        validate(&kind).map_err(|message| format!("check `{}`: {message}", raw.id))?;
         Ok(Check {
             id: raw.id,
             table: raw.table,
             severity: raw.severity,
             owner: raw.owner,
-            kind: kinds.remove(0),
+            kind,
         })
+    }
+}
+
+/// Why a check of that kind cannot be judged, if it cannot.
+fn validate(kind: &CheckKind) -> Result<(), String> {
+    let named = |what: &str, name: &str| {
+        if name.trim().is_empty() {
+            Err(format!("{what} is empty"))
+        } else {
+            Ok(())
+        }
+    };
+    match kind {
+        CheckKind::Anomaly { band, .. } => band.validate().map_err(|e| format!("anomaly {e}")),
+        CheckKind::Drift { column, rule } => {
+            named("drift.column", column)?;
+            if is_personal(column) {
+                return Err(format!(
+                    "drift.column `{column}` is personal data: its values are never counted"
+                ));
+            }
+            rule.validate().map_err(|e| format!("drift {e}"))
+        }
+        CheckKind::Total { column, by, band } => {
+            named("total.column", column)?;
+            if let Some(by) = by {
+                named("total.by", by)?;
+                if is_personal(by) {
+                    return Err(format!(
+                        "total.by `{by}` is personal data: its values are never shown"
+                    ));
+                }
+            }
+            band.validate().map_err(|e| format!("total {e}"))
+        }
+        CheckKind::Rate { per, band } => {
+            named("rate.per", per)?;
+            band.validate().map_err(|e| format!("rate {e}"))
+        }
+        CheckKind::Volume { .. }
+        | CheckKind::Completeness { .. }
+        | CheckKind::Freshness { .. }
+        | CheckKind::Sql { .. } => Ok(()),
+    }
+}
+
+impl Check {
+    /// The figure this check needs measured beyond the profile, if any (see
+    /// [`crate::measure`]).
+    pub fn measure(&self) -> Option<Measure> {
+        match &self.kind {
+            CheckKind::Drift { column, .. } => Some(Measure::Distribution {
+                table: self.table.clone(),
+                column: column.clone(),
+            }),
+            CheckKind::Total { column, by, .. } => Some(Measure::Total {
+                table: self.table.clone(),
+                column: column.clone(),
+                by: by.clone(),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -361,6 +521,8 @@ impl Verdict {
 pub struct Evidence<'a> {
     /// This run's profiles.
     pub profiles: &'a [TableProfile],
+    /// This run's figures beyond the profiles (see [`crate::measure`]).
+    pub measured: &'a [Metric],
     /// Earlier runs' metrics.
     pub history: &'a History,
     /// A session where the tables are registered under their names (SQL checks).
@@ -372,15 +534,7 @@ pub struct Evidence<'a> {
 /// Judges `check` on `evidence`. A table or column that was not measured fails the
 /// check (a check that cannot look is not a check that passes).
 pub async fn judge(check: &Check, evidence: &Evidence<'_>) -> Verdict {
-    let verdict = |outcome, observed: String, expected: String| Verdict {
-        check: check.id.clone(),
-        table: check.table.clone(),
-        severity: check.severity,
-        owner: check.owner.clone(),
-        outcome,
-        observed,
-        expected,
-    };
+    let verdict = |outcome, observed, expected| Verdict::of(check, outcome, observed, expected);
     let pass_if = |ok: bool| if ok { Outcome::Pass } else { Outcome::Fail };
     if let CheckKind::Sql { query, max_rows } = &check.kind {
         let expected = format!("at most {max_rows} rows");
@@ -474,25 +628,56 @@ pub async fn judge(check: &Check, evidence: &Evidence<'_>) -> Verdict {
             let history = evidence
                 .history
                 .values(&check.table, column.as_deref(), metric);
-            match band.judge(value, &history) {
-                Judgement::NotEnoughHistory { have, need } => verdict(
-                    Outcome::NotJudged,
-                    format!("{metric} {}", number(value)),
-                    format!("{need} earlier runs to judge by ({have} so far)"),
-                ),
-                Judgement::Usual(b) | Judgement::Unusual(b) => verdict(
-                    pass_if(value >= b.low && value <= b.high),
-                    format!("{metric} {}", number(value)),
-                    format!(
-                        "{}–{} (median {} of the last runs)",
-                        number(b.low),
-                        number(b.high),
-                        number(b.median)
-                    ),
-                ),
-            }
+            let (outcome, expected) = band_outcome(band.judge(value, &history));
+            verdict(outcome, format!("{metric} {}", number(value)), expected)
         }
+        CheckKind::Drift { column, rule } => match profile.column(column) {
+            Some(_) => drift::judge(check, column, rule, evidence),
+            None => missing_column(column),
+        },
+        CheckKind::Total { column, by, band } => match profile.column(column) {
+            Some(_) => jumps::judge_total(check, column, by.as_deref(), band, evidence),
+            None => missing_column(column),
+        },
+        CheckKind::Rate { per, band } => jumps::judge_rate(check, profile, per, band, evidence),
         CheckKind::Sql { .. } => verdict(Outcome::NotJudged, String::new(), String::new()),
+    }
+}
+
+/// A band's judgement as an outcome and what was expected, in words.
+fn band_outcome(judgement: Judgement) -> (Outcome, String) {
+    match judgement {
+        Judgement::NotEnoughHistory { have, need } => (
+            Outcome::NotJudged,
+            format!("{need} earlier runs to judge by ({have} so far)"),
+        ),
+        Judgement::Usual(band) => (Outcome::Pass, band_text(band)),
+        Judgement::Unusual(band) => (Outcome::Fail, band_text(band)),
+    }
+}
+
+/// A band in words.
+fn band_text(band: crate::anomaly::Band) -> String {
+    format!(
+        "{}–{} (median {} of the last runs)",
+        number(band.low),
+        number(band.high),
+        number(band.median)
+    )
+}
+
+impl Verdict {
+    /// The verdict of `check` with its severity, owner and table.
+    fn of(check: &Check, outcome: Outcome, observed: String, expected: String) -> Verdict {
+        Verdict {
+            check: check.id.clone(),
+            table: check.table.clone(),
+            severity: check.severity,
+            owner: check.owner.clone(),
+            outcome,
+            observed,
+            expected,
+        }
     }
 }
 
@@ -516,7 +701,7 @@ async fn run_query(
             .take(8)
             .map(|(field, column)| {
                 let value = if is_personal(field.name()) {
-                    "***".to_owned()
+                    MASK.to_owned()
                 } else {
                     formatter(column.as_ref(), &options)
                         .map(|f| f.value(0).to_string())
@@ -528,17 +713,6 @@ async fn run_query(
             .join(", ")
     });
     Ok((rows, first))
-}
-
-/// Whether a column of that name is personal data in the contract (any entity).
-fn is_personal(name: &str) -> bool {
-    contract::Entity::ALL.iter().any(|entity| {
-        entity
-            .spec()
-            .columns
-            .iter()
-            .any(|c| c.personal && c.name.eq_ignore_ascii_case(name))
-    })
 }
 
 /// A number as a person reads it: whole when it is, else with up to 4 decimals.

@@ -56,6 +56,7 @@ async fn judged(checks: &[Check], history: &[f64]) -> Vec<Verdict> {
     let history = History::load(&location, None).await.expect("history");
     let evidence = Evidence {
         profiles: &profiles,
+        measured: &[],
         history: &history,
         ctx: &ctx,
         // The test data's newest value_date is 1970-01-04: a day later ends at 01-05.
@@ -209,4 +210,101 @@ fn a_check_needs_exactly_one_kind_and_render_lists_failures_first() {
     let minor = text.find("minor").expect("minor listed");
     assert!(major < minor, "errors first: {text}");
     assert!(!text.contains("fine") && !text.contains("young"));
+}
+
+#[test]
+fn drift_total_and_rate_checks_parse_and_bad_ones_say_why() {
+    use monitoring::checks::CheckKind;
+    use monitoring::drift::Reference;
+    let parsed = checks(
+        r#"
+        [[checks]]
+        id = "amounts_stable"
+        table = "fact_transactions"
+        severity = "error"
+        drift = { column = "amount_eur", warn_psi = 0.05, max_psi = 0.2, reference = "previous", min_history = 3 }
+        [[checks]]
+        id = "revenue_usual"
+        table = "fact_revenue"
+        severity = "warn"
+        total = { column = "amount_eur", by = "revenue_type", k = 3.0 }
+        [[checks]]
+        id = "fraud_alert_rate_usual"
+        table = "fact_fraudes"
+        severity = "warn"
+        rate = { per = "fact_transactions" }
+        "#,
+    );
+    let CheckKind::Drift { column, rule } = &parsed[0].kind else {
+        panic!("a drift check: {:?}", parsed[0]);
+    };
+    assert_eq!(column, "amount_eur");
+    assert_eq!(
+        (
+            rule.warn_psi,
+            rule.max_psi,
+            rule.reference,
+            rule.min_history,
+            rule.window
+        ),
+        (0.05, 0.2, Reference::Previous, 3, 14)
+    );
+    let CheckKind::Total { by, band, .. } = &parsed[1].kind else {
+        panic!("a total check: {:?}", parsed[1]);
+    };
+    assert_eq!(
+        (by.as_deref(), band.k, band.min_history),
+        (Some("revenue_type"), 3.0, 5)
+    );
+    assert!(matches!(&parsed[2].kind, CheckKind::Rate { per, .. } if per == "fact_transactions"));
+
+    let error = |kind: &str| {
+        let text = format!(
+            "[[checks]]\nid = \"bad\"\ntable = \"fact_transactions\"\nseverity = \"warn\"\n{kind}\n"
+        );
+        match toml::from_str::<File>(&text) {
+            Ok(_) => panic!("`{kind}` should not parse"),
+            Err(e) => e.to_string(),
+        }
+    };
+    for (kind, says) in [
+        (
+            "drift = { column = \"amount_eur\", warn_psi = 0.3, max_psi = 0.25 }",
+            "check `bad`: drift needs 0 ≤ warn_psi ≤ max_psi (found warn_psi = 0.3, max_psi = 0.25)",
+        ),
+        (
+            "drift = { column = \"amount_eur\", max_pis = 0.3 }",
+            "unknown field `max_pis`",
+        ),
+        (
+            "drift = { column = \"amount_eur\", reference = \"yesterday\" }",
+            "unknown variant `yesterday`",
+        ),
+        ("drift = { max_psi = 0.3 }", "missing field `column`"),
+        (
+            "drift = { column = \"iban\" }",
+            "drift.column `iban` is personal data",
+        ),
+        (
+            "drift = { column = \"amount_eur\", min_history = 20 }",
+            "drift needs 1 ≤ min_history ≤ window (found min_history = 20, window = 14)",
+        ),
+        (
+            "total = { column = \"amount_eur\", by = \"email\" }",
+            "total.by `email` is personal data",
+        ),
+        (
+            "total = { column = \"amount_eur\", k = 0 }",
+            "total needs k > 0",
+        ),
+        ("rate = { }", "missing field `per`"),
+        ("rate = { per = \"\" }", "rate.per is empty"),
+        (
+            "rate = { per = \"fact_transactions\" }\ndrift = { column = \"channel\" }",
+            "exactly one of volume, completeness, freshness, anomaly, drift, total, rate, sql",
+        ),
+    ] {
+        let message = error(kind);
+        assert!(message.contains(says), "`{kind}` says: {message}");
+    }
 }

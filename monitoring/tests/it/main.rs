@@ -2,5 +2,7 @@
 
 mod alerts;
 mod checks;
+mod drift;
 mod history;
+mod jumps;
 mod report;
