@@ -210,6 +210,9 @@ mod tests {
             interest_income: false,
             ..rules
         };
-        assert_eq!(none.revenue_sql(), NO_REVENUE);
+        assert_eq!(
+            none.revenue_sql(),
+            format!("{LINE_ID}\n{NO_REVENUE}\n) lines")
+        );
     }
 }

@@ -188,6 +188,87 @@ impl Check {
     }
 }
 
+impl Check {
+    /// A query over `table` that returns the rows breaking the check (for `unique`,
+    /// one row per repeated value, with its count): what a data-quality check of a
+    /// whole table runs, with the same definition as validation's.
+    pub fn failing_rows_sql(&self, table: &str) -> String {
+        let table = quote_ident(table);
+        match (self, self.predicate()) {
+            (Check::Unique(columns), _) => {
+                let columns = columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "SELECT {columns}, count(*) AS repeated FROM {table} \
+                     GROUP BY {columns} HAVING count(*) > 1"
+                )
+            }
+            // A null passes every check but not_null, as in validation.
+            (Check::NotNull(_), Some(predicate)) => {
+                format!("SELECT * FROM {table} WHERE NOT ({predicate})")
+            }
+            (check, Some(predicate)) => {
+                let column = check
+                    .column()
+                    .map(|c| format!("{} IS NOT NULL AND ", quote_ident(c)))
+                    .unwrap_or_default();
+                format!("SELECT * FROM {table} WHERE {column}NOT ({predicate})")
+            }
+            (_, None) => format!("SELECT * FROM {table} WHERE false"),
+        }
+    }
+}
+
+/// A check as written in TOML, exactly one of its fields set: `not_null = "column"`,
+/// `accepted_values = { column, values }`, `range = { column, min, max }`,
+/// `regex = { column, pattern }`, `unique = ["column", …]`, `sql = "predicate"`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    not_null: Option<String>,
+    accepted_values: Option<ColumnValues>,
+    range: Option<ColumnRange>,
+    regex: Option<ColumnPattern>,
+    unique: Option<Vec<String>>,
+    sql: Option<String>,
+}
+
+impl TryFrom<CheckSpec> for Check {
+    type Error = String;
+
+    fn try_from(raw: CheckSpec) -> Result<Check, String> {
+        let mut checks = Vec::new();
+        if let Some(column) = raw.not_null {
+            checks.push(Check::NotNull(column));
+        }
+        if let Some(ColumnValues { column, values }) = raw.accepted_values {
+            checks.push(Check::AcceptedValues { column, values });
+        }
+        if let Some(ColumnRange { column, min, max }) = raw.range {
+            checks.push(Check::Range { column, min, max });
+        }
+        if let Some(ColumnPattern { column, pattern }) = raw.regex {
+            checks.push(Check::Regex { column, pattern });
+        }
+        if let Some(columns) = raw.unique {
+            checks.push(Check::Unique(columns));
+        }
+        if let Some(sql) = raw.sql {
+            checks.push(Check::Sql(sql));
+        }
+        if checks.len() != 1 {
+            return Err(format!(
+                "needs exactly one check of not_null, accepted_values, range, regex, unique, sql (it has {})",
+                checks.len()
+            ));
+        }
+        Ok(checks.remove(0))
+    }
+}
+
 /// One declared rule.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "RuleToml")]
@@ -252,36 +333,20 @@ impl TryFrom<RuleToml> for Rule {
     type Error = String;
 
     fn try_from(raw: RuleToml) -> Result<Rule, String> {
-        let mut checks = Vec::new();
-        if let Some(column) = raw.not_null {
-            checks.push(Check::NotNull(column));
-        }
-        if let Some(ColumnValues { column, values }) = raw.accepted_values {
-            checks.push(Check::AcceptedValues { column, values });
-        }
-        if let Some(ColumnRange { column, min, max }) = raw.range {
-            checks.push(Check::Range { column, min, max });
-        }
-        if let Some(ColumnPattern { column, pattern }) = raw.regex {
-            checks.push(Check::Regex { column, pattern });
-        }
-        if let Some(columns) = raw.unique {
-            checks.push(Check::Unique(columns));
-        }
-        if let Some(sql) = raw.sql {
-            checks.push(Check::Sql(sql));
-        }
+        let spec = CheckSpec {
+            not_null: raw.not_null,
+            accepted_values: raw.accepted_values,
+            range: raw.range,
+            regex: raw.regex,
+            unique: raw.unique,
+            sql: raw.sql,
+        };
         let id = raw.id;
-        if checks.len() != 1 {
-            return Err(format!(
-                "rule `{id}` needs exactly one check of not_null, accepted_values, range, regex, unique, sql (it has {})",
-                checks.len()
-            ));
-        }
+        let check = Check::try_from(spec).map_err(|message| format!("rule `{id}` {message}"))?;
         Ok(Rule {
             id,
             severity: raw.severity,
-            check: checks.remove(0),
+            check,
             message: raw.message,
         })
     }

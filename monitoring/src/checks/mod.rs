@@ -70,6 +70,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
+use transformation::validation::{Check as ValidationCheck, CheckSpec};
 
 use crate::anomaly::{BandRule, Judgement};
 use crate::drift::DriftRule;
@@ -204,6 +205,33 @@ struct CheckToml {
     total: Option<TotalToml>,
     rate: Option<RateToml>,
     sql: Option<SqlToml>,
+    rule: Option<CheckSpec>,
+    references: Option<ReferencesToml>,
+}
+
+/// Referential integrity: every non-null `column` of the check's table is a `key` of
+/// `table`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferencesToml {
+    column: String,
+    table: String,
+    key: String,
+}
+
+impl ReferencesToml {
+    /// The rows of `table` whose reference finds no row.
+    fn orphans_sql(&self, table: &str) -> String {
+        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        format!(
+            "SELECT f.* FROM {} f WHERE f.{column} IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM {} p WHERE p.{} = f.{column})",
+            quote(table),
+            quote(&self.table),
+            quote(&self.key),
+            column = quote(&self.column),
+        )
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,9 +349,24 @@ impl TryFrom<CheckToml> for Check {
         if let Some(SqlToml { query, max_rows }) = raw.sql {
             kinds.push(CheckKind::Sql { query, max_rows });
         }
+        // Validation's rules, judged on the whole table: its breaking rows, none allowed.
+        if let Some(spec) = raw.rule {
+            let rule = ValidationCheck::try_from(spec)
+                .map_err(|message| format!("check `{}`: rule {message}", raw.id))?;
+            kinds.push(CheckKind::Sql {
+                query: rule.failing_rows_sql(&raw.table),
+                max_rows: 0,
+            });
+        }
+        if let Some(references) = raw.references {
+            kinds.push(CheckKind::Sql {
+                query: references.orphans_sql(&raw.table),
+                max_rows: 0,
+            });
+        }
         if kinds.len() != 1 {
             return Err(format!(
-                "check `{}` needs exactly one of volume, completeness, freshness, anomaly, drift, total, rate, sql (it has {})",
+                "check `{}` needs exactly one of volume, completeness, freshness, anomaly, drift, total, rate, sql, rule, references (it has {})",
                 raw.id,
                 kinds.len()
             ));

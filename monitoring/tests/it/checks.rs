@@ -301,10 +301,93 @@ fn drift_total_and_rate_checks_parse_and_bad_ones_say_why() {
         ("rate = { per = \"\" }", "rate.per is empty"),
         (
             "rate = { per = \"fact_transactions\" }\ndrift = { column = \"channel\" }",
-            "exactly one of volume, completeness, freshness, anomaly, drift, total, rate, sql",
+            "exactly one of volume, completeness, freshness, anomaly, drift, total, rate, sql, rule, references",
         ),
     ] {
         let message = error(kind);
         assert!(message.contains(says), "`{kind}` says: {message}");
     }
+}
+
+#[tokio::test]
+async fn validation_rules_and_references_judge_whole_tables() {
+    let declared = checks(
+        r#"
+        [[checks]]
+        id = "channels_known"
+        table = "transactions"
+        severity = "error"
+        rule = { accepted_values = { column = "channel", values = ["atm", "card"] } }
+        [[checks]]
+        id = "cards_only"
+        table = "transactions"
+        severity = "error"
+        rule = { accepted_values = { column = "channel", values = ["card"] } }
+        [[checks]]
+        id = "one_row_per_channel"
+        table = "transactions"
+        severity = "warn"
+        rule = { unique = ["channel"] }
+        [[checks]]
+        id = "amounts_small"
+        table = "transactions"
+        severity = "warn"
+        rule = { range = { column = "amount", max = 25 } }
+        [[checks]]
+        id = "amounts_positive"
+        table = "transactions"
+        severity = "warn"
+        rule = { range = { column = "amount", min = 0 } }
+        [[checks]]
+        id = "channels_lower_case"
+        table = "transactions"
+        severity = "warn"
+        rule = { regex = { column = "channel", pattern = "^[a-z]+$" } }
+        [[checks]]
+        id = "channel_given"
+        table = "transactions"
+        severity = "warn"
+        rule = { not_null = "channel" }
+        [[checks]]
+        id = "channels_refer"
+        table = "transactions"
+        severity = "error"
+        references = { column = "channel", table = "transactions", key = "channel" }
+        [[checks]]
+        id = "channels_refer_to_nothing"
+        table = "transactions"
+        severity = "error"
+        references = { column = "channel", table = "transactions", key = "value_date" }
+        "#,
+    );
+    use Outcome::{Fail, Pass};
+    let verdicts = judged(&declared, &[]).await;
+    let got: Vec<(&str, Outcome)> = verdicts
+        .iter()
+        .map(|v| (v.check.as_str(), v.outcome))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("channels_known", Pass),
+            ("cards_only", Fail),
+            ("one_row_per_channel", Fail),
+            ("amounts_small", Fail),
+            ("amounts_positive", Pass),
+            ("channels_lower_case", Pass),
+            ("channel_given", Fail),
+            ("channels_refer", Pass),
+            ("channels_refer_to_nothing", Fail),
+        ],
+        "{verdicts:#?}"
+    );
+    assert!(
+        verdicts[1].observed.starts_with("2 rows"),
+        "{:?}",
+        verdicts[1]
+    );
+    let bad = "[[checks]]\nid = \"x\"\ntable = \"t\"\nseverity = \"warn\"\n\
+               rule = { not_null = \"a\", unique = [\"b\"] }\n";
+    let error = toml::from_str::<File>(bad).map(|_| ()).unwrap_err();
+    assert!(error.to_string().contains("exactly one check"), "{error}");
 }
