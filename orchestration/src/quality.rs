@@ -9,7 +9,7 @@ use chrono::{NaiveDate, Utc};
 use contract::Entity;
 use datafusion::prelude::SessionContext;
 use monitoring::MonitoringError;
-use monitoring::alerts::{self, Alert, AlertState, Delivery};
+use monitoring::alerts::{self, Alert, AlertConfig, AlertState, Delivery};
 use monitoring::anomaly::BandRule;
 use monitoring::checks::{self, Check, CheckKind, Evidence, QualityConfig, Severity, Verdict};
 use monitoring::drift::{DriftJudgement, DriftRule};
@@ -306,22 +306,36 @@ async fn alert(
     verdicts: &[Verdict],
     report: &std::path::Path,
 ) -> Result<(Vec<Alert>, Vec<Delivery>)> {
-    let path = options.layout.monitoring().join("alert_state.json");
+    let absolute = std::path::absolute(report).unwrap_or_else(|_| report.to_owned());
+    send_alerts(
+        verdicts,
+        &options.config.alerts,
+        &options.layout,
+        &options.run_id,
+        &format!("file://{}", absolute.display()),
+    )
+    .await
+}
+
+/// The alerts `verdicts` call for, given what was told before (the state in
+/// `<data>/monitoring/alert_state.json`, shared by every check and task), delivered to
+/// `config`'s channels; `run` and `link` are what each alert names.
+pub async fn send_alerts(
+    verdicts: &[Verdict],
+    config: &AlertConfig,
+    layout: &DataLayout,
+    run: &str,
+    link: &str,
+) -> Result<(Vec<Alert>, Vec<Delivery>)> {
+    let path = layout.monitoring().join("alert_state.json");
     let io = |source| crate::error::PipelineError::Io {
         path: path.clone(),
         source,
     };
     let mut state = AlertState::load(&path).map_err(io)?;
-    let absolute = std::path::absolute(report).unwrap_or_else(|_| report.to_owned());
-    let alerts = alerts::decide(
-        verdicts,
-        &mut state,
-        &options.config.alerts,
-        Utc::now(),
-        &options.run_id,
-        &format!("file://{}", absolute.display()),
-    );
-    let deliveries = alerts::deliver(&alerts, &options.config.alerts.channels).await;
+    let alerts = alerts::decide(verdicts, &mut state, config, Utc::now(), run, link);
+    let deliveries = alerts::deliver(&alerts, &config.channels).await;
+    std::fs::create_dir_all(layout.monitoring()).map_err(io)?;
     state.save(&path).map_err(io)?;
     Ok((alerts, deliveries))
 }

@@ -4,16 +4,16 @@
 //! Each task of the flow is a check `task.<flow>.<task>` (severity `error`, table
 //! `flow <flow>`): failed or crashed fails it, completed or skipped passes it, cancelled
 //! (never run, for an upstream failure) leaves it unjudged. So the alerts keep the
-//! checks' rules ([`monitoring::alerts::decide`], the same state file): a failing task
+//! checks' rules ([`send_alerts`], the same state file): a failing task
 //! alerts once, again when its error changes or after `repeat_after_hours`, and a
 //! recovery is sent when it completes again.
 
-use chrono::Utc;
-use monitoring::alerts::{self, AlertConfig, AlertState, Delivery};
+use monitoring::alerts::{AlertConfig, Delivery};
 use monitoring::checks::{Outcome, Severity, Verdict};
 
-use crate::error::{PipelineError, Result};
+use crate::error::Result;
 use crate::layout::DataLayout;
+use crate::quality::send_alerts;
 use crate::runtime::{FlowRunDetail, RunState};
 
 /// The longest error text an alert carries.
@@ -65,23 +65,14 @@ pub async fn alert_run(
     if config.channels.is_empty() {
         return Ok(Vec::new());
     }
-    let path = layout.monitoring().join("alert_state.json");
-    let io = |source| PipelineError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut state = AlertState::load(&path).map_err(io)?;
-    let run = format!("flow run #{}", detail.run.id.0);
-    let alerts = alerts::decide(
+    let id = detail.run.id.0;
+    let (_, deliveries) = send_alerts(
         &task_verdicts(detail),
-        &mut state,
         config,
-        Utc::now(),
-        &run,
-        &format!("bankpipe serve: /runs/{}", detail.run.id.0),
-    );
-    let deliveries = alerts::deliver(&alerts, &config.channels).await;
-    std::fs::create_dir_all(layout.monitoring()).map_err(io)?;
-    state.save(&path).map_err(io)?;
+        layout,
+        &format!("flow run #{id}"),
+        &format!("bankpipe serve: /runs/{id}"),
+    )
+    .await?;
     Ok(deliveries)
 }

@@ -178,30 +178,33 @@ impl dashboard::Launcher for SharedLauncher {
     }
 
     fn pause(&self, deployment: &str) -> BoxFuture<'static, std::result::Result<(), String>> {
-        let launcher = Arc::clone(&self.0);
-        let name = deployment.to_owned();
-        async move {
-            launcher
-                .scheduler
-                .pause(&name)
-                .await
-                .map_err(|e| e.to_string())?;
-            launcher.set_paused(&name, true);
-            Ok(())
-        }
-        .boxed()
+        self.set_schedule(deployment, true)
     }
 
     fn resume(&self, deployment: &str) -> BoxFuture<'static, std::result::Result<(), String>> {
+        self.set_schedule(deployment, false)
+    }
+}
+
+impl SharedLauncher {
+    /// Pauses (or resumes) `deployment`'s schedule in the store, then in the list the
+    /// dashboard reads.
+    fn set_schedule(
+        &self,
+        deployment: &str,
+        paused: bool,
+    ) -> BoxFuture<'static, std::result::Result<(), String>> {
         let launcher = Arc::clone(&self.0);
         let name = deployment.to_owned();
         async move {
-            launcher
-                .scheduler
-                .resume(&name)
-                .await
-                .map_err(|e| e.to_string())?;
-            launcher.set_paused(&name, false);
+            let scheduler = &launcher.scheduler;
+            let done = if paused {
+                scheduler.pause(&name).await
+            } else {
+                scheduler.resume(&name).await
+            };
+            done.map_err(|e| e.to_string())?;
+            launcher.set_paused(&name, paused);
             Ok(())
         }
         .boxed()
