@@ -16,6 +16,7 @@ use crate::drift::{Distribution, STORED_CODES};
 use crate::error::{MonitoringError, Result};
 use crate::metrics::Metric;
 use crate::personal::is_personal;
+use transformation::sql::quote_ident;
 
 /// The metric of a column's sum.
 pub const SUM: &str = "sum";
@@ -87,10 +88,6 @@ fn is_code(ty: &DataType) -> bool {
     }
 }
 
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// The distribution of `table`'s `column` as `(metric, count)` pairs (none when the
 /// column is missing, personal codes, or neither numbers nor codes).
 async fn distribution(
@@ -102,7 +99,7 @@ async fn distribution(
         return Ok(Vec::new());
     };
     let error = |e| MonitoringError::datafusion(table, e);
-    let (t, c) = (quote(table), quote(column));
+    let (t, c) = (quote_ident(table), quote_ident(column));
     if ty.is_numeric() {
         let sql = format!("SELECT CAST({c} AS DOUBLE) AS v FROM {t} WHERE {c} IS NOT NULL");
         let mut stream = ctx
@@ -127,13 +124,7 @@ async fn distribution(
     if !is_code(&ty) || is_personal(column) {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT code, n, sum(n) OVER () AS total FROM \
-         (SELECT CAST({c} AS VARCHAR) AS code, CAST(count(*) AS DOUBLE) AS n \
-          FROM {t} WHERE {c} IS NOT NULL GROUP BY 1) \
-         ORDER BY n DESC, code LIMIT {STORED_CODES}"
-    );
-    let (top, total) = grouped(ctx, table, &sql).await?;
+    let (top, total) = code_counts(ctx, table, column, STORED_CODES).await?;
     let named: f64 = top.iter().map(|(_, n)| n).sum();
     let top = top
         .into_iter()
@@ -141,6 +132,25 @@ async fn distribution(
     Ok(Distribution::of_codes(top)
         .with_other_codes(total - named)
         .metrics())
+}
+
+/// The `limit` most frequent values of `table`'s `column` (as text, most frequent
+/// first, ties by value) with their rows, and the rows with a value.
+pub(crate) async fn code_counts(
+    ctx: &SessionContext,
+    table: &str,
+    column: &str,
+    limit: usize,
+) -> Result<(Vec<(Option<String>, f64)>, f64)> {
+    let sql = format!(
+        "SELECT code, n, sum(n) OVER () AS total FROM \
+         (SELECT CAST({c} AS VARCHAR) AS code, CAST(count(*) AS DOUBLE) AS n \
+          FROM {t} WHERE {c} IS NOT NULL GROUP BY 1) \
+         ORDER BY n DESC, code LIMIT {limit}",
+        c = quote_ident(column),
+        t = quote_ident(table),
+    );
+    grouped(ctx, table, &sql).await
 }
 
 /// The sum of `table`'s `column`, and per value of `by` (not for a personal `by`), as
@@ -157,11 +167,11 @@ async fn total(
     {
         return Ok(Vec::new());
     }
-    let value = format!("CAST({} AS DOUBLE)", quote(column));
+    let value = format!("CAST({} AS DOUBLE)", quote_ident(column));
     let by = by.filter(|by| !is_personal(by));
     let group = match by {
         Some(by) if column_type(ctx, table, by).await.is_some() => {
-            format!("CAST({} AS VARCHAR)", quote(by))
+            format!("CAST({} AS VARCHAR)", quote_ident(by))
         }
         _ => "CAST(NULL AS VARCHAR)".to_owned(),
     };
@@ -169,7 +179,7 @@ async fn total(
         "SELECT g, s, sum(s) OVER () AS total FROM \
          (SELECT {group} AS g, coalesce(sum({value}), 0) AS s FROM {t} GROUP BY 1) \
          ORDER BY abs(s) DESC, g LIMIT {STORED_CODES}",
-        t = quote(table)
+        t = quote_ident(table)
     );
     let (groups, total) = grouped(ctx, table, &sql).await?;
     let mut figures = vec![(SUM.to_owned(), total)];

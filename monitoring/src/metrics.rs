@@ -13,6 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use storage::delta::{self, TableLocation};
+use transformation::sql::quote_literal;
 
 use crate::error::Result;
 use crate::profile::TableProfile;
@@ -24,10 +25,22 @@ pub struct Metric {
     pub table: String,
     /// The column, or none for a figure of the whole table (`rows`).
     pub column: Option<String>,
-    /// The figure: `rows`, `null_rate`, `distinct`, `min`, `max`, `mean`.
+    /// The figure: `rows`, `null_rate`, `distinct`, `min`, `max`, `mean`, a quantile
+    /// ([`quantile`]), a frequent code's rows ([`top_value`]), or a measure's (see
+    /// [`crate::measure`]).
     pub metric: String,
     /// Its value.
     pub value: f64,
+}
+
+/// The metric of a column's `percent` quantile, e.g. `p05`.
+pub fn quantile(percent: u8) -> String {
+    format!("p{percent:02}")
+}
+
+/// The metric of the rows holding a frequent code, e.g. `top:card`.
+pub fn top_value(code: &str) -> String {
+    format!("top:{code}")
 }
 
 /// The figures of a profile as metrics.
@@ -54,6 +67,12 @@ pub fn metrics_of(profile: &TableProfile) -> Vec<Metric> {
             if let Some(value) = value {
                 out.push(metric(name, figure, value));
             }
+        }
+        for &(percent, value) in &column.quantiles {
+            out.push(metric(name, &quantile(percent), value));
+        }
+        for (code, rows) in &column.top {
+            out.push(metric(name, &top_value(code), *rows as f64));
         }
     }
     out
@@ -113,7 +132,7 @@ pub async fn record(
     metrics: &[Metric],
 ) -> Result<()> {
     let batch = to_batch(run_id, at, metrics)?;
-    let predicate = format!("run_id = '{}'", run_id.replace('\'', "''"));
+    let predicate = format!("run_id = {}", quote_literal(run_id));
     delta::replace_where(
         location,
         schema(),

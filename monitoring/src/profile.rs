@@ -3,20 +3,68 @@
 //! One aggregate query per table computes every figure in a single pass: the row
 //! count; per column the nulls and an estimate of distinct values; for numbers, dates,
 //! timestamps and flags also the minimum, maximum and mean (dates and timestamps in
-//! seconds since 1970, flags as the share of true).
+//! seconds since 1970, flags as the share of true), and for numbers, dates and
+//! timestamps the [`QUANTILES`] (t-digest estimates). Then each code column (text with
+//! at most [`CODE_LIMIT`] distinct values) is counted per value for its
+//! [`TOP_VALUES`] most frequent values.
+//!
+//! The contract's personal columns get nulls and distinct values only: their
+//! extremes, quantiles or frequent values would be some person's data.
 
 use arrow::array::{Array, Float64Array, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
+use serde::Serialize;
 
 use crate::error::{MonitoringError, Result};
+use crate::measure::code_counts;
+use crate::personal::is_personal;
+use transformation::sql::quote_ident;
+
+/// The quantiles profiled, in percent.
+pub const QUANTILES: [u8; 5] = [5, 25, 50, 75, 95];
+/// The most distinct values a text column may have to be profiled as codes.
+pub const CODE_LIMIT: u64 = 50;
+/// How many of a code column's most frequent values are kept.
+pub const TOP_VALUES: usize = 5;
+
+/// What a column's figures are numbers of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// Numbers, as they are.
+    Number,
+    /// Dates, as seconds since 1970.
+    Date,
+    /// Timestamps, as seconds since 1970.
+    Timestamp,
+    /// Flags, the mean as the share of true.
+    Flag,
+    /// Anything else (text): no range.
+    Text,
+}
+
+impl ColumnKind {
+    fn of(ty: &DataType) -> ColumnKind {
+        match ty {
+            t if t.is_numeric() => ColumnKind::Number,
+            DataType::Date32 | DataType::Date64 => ColumnKind::Date,
+            DataType::Timestamp(..) => ColumnKind::Timestamp,
+            DataType::Boolean => ColumnKind::Flag,
+            DataType::Dictionary(_, value) => ColumnKind::of(value),
+            _ => ColumnKind::Text,
+        }
+    }
+}
 
 /// The figures of one column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnProfile {
     /// The column.
     pub column: String,
+    /// What its figures are numbers of.
+    pub kind: ColumnKind,
     /// Values missing.
     pub nulls: u64,
     /// An estimate of the distinct values (HyperLogLog); none for flags.
@@ -27,10 +75,15 @@ pub struct ColumnProfile {
     pub max: Option<f64>,
     /// The mean value, as a number.
     pub mean: Option<f64>,
+    /// The [`QUANTILES`] as `(percent, value)`, for numbers, dates and timestamps.
+    pub quantiles: Vec<(u8, f64)>,
+    /// For a code column, its most frequent values with their rows, most frequent
+    /// first.
+    pub top: Vec<(String, u64)>,
 }
 
 /// The figures of one table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableProfile {
     /// The table's name.
     pub table: String,
@@ -58,24 +111,32 @@ impl TableProfile {
 }
 
 /// How a column's values become numbers, if they do.
-fn as_number(column: &str, ty: &DataType) -> Option<String> {
-    match ty {
-        t if t.is_numeric() => Some(format!("CAST({column} AS DOUBLE)")),
-        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => {
+fn as_number(column: &str, kind: ColumnKind) -> Option<String> {
+    match kind {
+        ColumnKind::Number => Some(format!("CAST({column} AS DOUBLE)")),
+        ColumnKind::Date | ColumnKind::Timestamp => {
             Some(format!("CAST(date_part('epoch', {column}) AS DOUBLE)"))
         }
-        DataType::Boolean => Some(format!(
+        ColumnKind::Flag => Some(format!(
             "CASE WHEN {column} THEN 1.0 WHEN NOT {column} THEN 0.0 END"
         )),
-        DataType::Dictionary(_, value) => as_number(column, value),
-        _ => None,
+        ColumnKind::Text => None,
+    }
+}
+
+/// The column as text an aggregate accepts (dictionaries decoded).
+fn as_text(column: &str, ty: &DataType) -> String {
+    match ty {
+        DataType::Dictionary(..) => format!("CAST({column} AS VARCHAR)"),
+        _ => column.to_owned(),
     }
 }
 
 /// How much of a table to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
-    /// Rows, and per column nulls, distinct values, ranges and means.
+    /// Rows, and per column nulls, distinct values, ranges, means, quantiles and
+    /// frequent codes.
     Full,
     /// Rows and per column nulls only: for tables derived from others that are
     /// measured fully (the warehouse from the processed layer), at a fraction of the
@@ -95,25 +156,36 @@ pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<
         .collect();
     let mut select = vec!["count(*)".to_owned()];
     for (index, (name, ty)) in fields.iter().enumerate() {
-        let column = quote(name);
+        let column = quote_ident(name);
         select.push(format!("count({column}) AS n{index}"));
         if depth == Depth::Counts {
             continue;
         }
-        if *ty != DataType::Boolean {
-            let text = match ty {
-                DataType::Dictionary(..) => format!("CAST({column} AS VARCHAR)"),
-                _ => column.clone(),
-            };
-            select.push(format!("approx_distinct({text}) AS d{index}"));
+        let kind = ColumnKind::of(ty);
+        if kind != ColumnKind::Flag {
+            select.push(format!(
+                "approx_distinct({}) AS d{index}",
+                as_text(&column, ty)
+            ));
         }
-        if let Some(number) = as_number(&column, ty) {
+        if is_personal(name) {
+            continue;
+        }
+        if let Some(number) = as_number(&column, kind) {
             select.push(format!(
                 "min({number}) AS lo{index}, max({number}) AS hi{index}, avg({number}) AS mean{index}"
             ));
+            if kind != ColumnKind::Flag {
+                for percent in QUANTILES {
+                    select.push(format!(
+                        "approx_percentile_cont({}) WITHIN GROUP (ORDER BY {number}) AS q{percent}_{index}",
+                        f64::from(percent) / 100.0
+                    ));
+                }
+            }
         }
     }
-    let sql = format!("SELECT {} FROM {}", select.join(", "), quote(table));
+    let sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(table));
     let batches = ctx
         .sql(&sql)
         .await
@@ -129,18 +201,37 @@ pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<
     };
     let number = |name: &str| value(row, name);
     let rows = number("count(*)").unwrap_or_default() as u64;
-    let columns = fields
-        .iter()
-        .enumerate()
-        .map(|(index, (name, _))| ColumnProfile {
+    let mut columns = Vec::with_capacity(fields.len());
+    for (index, (name, ty)) in fields.iter().enumerate() {
+        let kind = ColumnKind::of(ty);
+        let distinct = number(&format!("d{index}")).map(|d| d as u64);
+        let is_code = kind == ColumnKind::Text
+            && !is_personal(name)
+            && distinct.is_some_and(|d| d <= CODE_LIMIT);
+        let top = if is_code {
+            let (counts, _) = code_counts(ctx, table, name, TOP_VALUES).await?;
+            counts
+                .into_iter()
+                .filter_map(|(code, rows)| Some((code?, rows as u64)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        columns.push(ColumnProfile {
             column: name.clone(),
+            kind,
             nulls: rows.saturating_sub(number(&format!("n{index}")).unwrap_or_default() as u64),
-            distinct: number(&format!("d{index}")).map(|d| d as u64),
+            distinct,
             min: number(&format!("lo{index}")),
             max: number(&format!("hi{index}")),
             mean: number(&format!("mean{index}")),
-        })
-        .collect();
+            quantiles: QUANTILES
+                .iter()
+                .filter_map(|&p| Some((p, number(&format!("q{p}_{index}"))?)))
+                .collect(),
+            top,
+        });
+    }
     Ok(TableProfile {
         table: table.to_owned(),
         rows,
@@ -154,8 +245,4 @@ fn value(batch: &RecordBatch, name: &str) -> Option<f64> {
     let numbers = cast(column, &DataType::Float64).ok()?;
     let numbers = numbers.as_any().downcast_ref::<Float64Array>()?;
     numbers.is_valid(0).then(|| numbers.value(0))
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

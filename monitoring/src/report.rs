@@ -4,15 +4,17 @@
 //! It shows, in this order: the failed checks (errors first), the distributions
 //! judged for drift (the PSI, the bins before and today, the bins that moved most),
 //! the history of each watched figure as a small chart with its expected band and
-//! today's value, the quarantine by entity and rule, and every check's verdict. The
+//! today's value, the quarantine by entity and rule, every check's verdict, and each
+//! table's profile (nulls, distinct values, range, quantiles, frequent codes). The
 //! contract's personal columns are never shown in clear.
 
 use std::fmt::Write as _;
 
 use crate::anomaly::Band;
 use crate::checks::{Outcome, Verdict};
-use crate::drift::{Drift, DriftLevel};
+use crate::drift::{Drift, DriftLevel, short};
 use crate::personal::shown;
+use crate::profile::{ColumnKind, ColumnProfile, TableProfile};
 
 /// One figure's history, for a chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +57,8 @@ pub struct ReportData {
     pub quarantine: Vec<(String, String, u64)>,
     /// What became of the alerts, per channel.
     pub deliveries: Vec<crate::alerts::Delivery>,
+    /// The tables' profiles.
+    pub profiles: Vec<TableProfile>,
 }
 
 /// Escapes text for HTML.
@@ -178,6 +182,13 @@ pub fn html_with_drift(data: &ReportData, drifts: &[DriftPanel]) -> String {
     out.push_str("<h2>Every check</h2>");
     let all: Vec<&Verdict> = data.verdicts.iter().collect();
     verdict_table(&mut out, &all, "all-checks");
+    if !data.profiles.is_empty() {
+        out.push_str("<h2>Profiles</h2><div id=\"profiles\">");
+        for profile in &data.profiles {
+            profile_table(&mut out, profile);
+        }
+        out.push_str("</div>");
+    }
     out.push_str("</main></body></html>\n");
     out
 }
@@ -208,6 +219,88 @@ fn verdict_table(out: &mut String, verdicts: &[&Verdict], id: &str) {
         );
     }
     out.push_str("</table>");
+}
+
+/// One table's profile, folded: a row per column.
+fn profile_table(out: &mut String, profile: &TableProfile) {
+    let _ = write!(
+        out,
+        "<details><summary><b>{}</b> · {} rows</summary><table><tr><th>column</th>\
+         <th>nulls</th><th>distinct</th><th>min</th><th>p05</th><th>p25 · p50 · p75</th>\
+         <th>p95</th><th>max</th><th>mean</th><th>frequent values</th></tr>",
+        escape(&profile.table),
+        profile.rows
+    );
+    for column in &profile.columns {
+        let figure =
+            |value: Option<f64>| value.map_or_else(String::new, |v| shown_figure(column, v));
+        let quantile = |percent: u8| {
+            figure(
+                column
+                    .quantiles
+                    .iter()
+                    .find(|(p, _)| *p == percent)
+                    .map(|(_, v)| *v),
+            )
+        };
+        let middle = [25, 50, 75].map(quantile);
+        let middle = if middle.iter().all(String::is_empty) {
+            String::new()
+        } else {
+            middle.join(" · ")
+        };
+        let valued = profile.rows.saturating_sub(column.nulls).max(1) as f64;
+        let top: Vec<String> = column
+            .top
+            .iter()
+            .map(|(code, rows)| {
+                format!(
+                    "{} {:.0} %",
+                    escape(shown(&column.column, code)),
+                    *rows as f64 / valued * 100.0
+                )
+            })
+            .collect();
+        let mean = match column.kind {
+            ColumnKind::Flag => column
+                .mean
+                .map_or_else(String::new, |share| format!("{:.1} % true", share * 100.0)),
+            _ => figure(column.mean),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{:.1} %</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{middle}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{mean}</td>\
+             <td>{}</td></tr>",
+            escape(&column.column),
+            profile.null_rate(&column.column).unwrap_or_default() * 100.0,
+            column
+                .distinct
+                .map_or_else(String::new, |d| format!("≈{d}")),
+            figure(column.min),
+            quantile(5),
+            quantile(95),
+            figure(column.max),
+            top.join(" · "),
+        );
+    }
+    out.push_str("</table></details>");
+}
+
+/// A profile figure as a person reads it: dates as dates, timestamps to the minute
+/// (UTC), flags' extremes as true / false, numbers to three digits.
+fn shown_figure(column: &ColumnProfile, value: f64) -> String {
+    let format = match column.kind {
+        ColumnKind::Date => "%Y-%m-%d",
+        ColumnKind::Timestamp => "%Y-%m-%d %H:%M",
+        ColumnKind::Flag => return (value >= 0.5).to_string(),
+        ColumnKind::Number | ColumnKind::Text => return short(value),
+    };
+    match chrono::DateTime::from_timestamp(value.round() as i64, 0) {
+        Some(at) => at.format(format).to_string(),
+        None => short(value),
+    }
 }
 
 /// One drift: its PSI and level, the shares of every bin before (grey) and today
@@ -391,6 +484,7 @@ mod tests {
                 attempts: 4,
                 error: Some("answered 503".into()),
             }],
+            profiles: Vec::new(),
         };
         let page = html(&data);
         let failed = &page[page.find("failed-checks").expect("failed table")..];
@@ -448,6 +542,7 @@ mod tests {
             series: Vec::new(),
             quarantine: Vec::new(),
             deliveries: Vec::new(),
+            profiles: Vec::new(),
         };
         let page = html_with_drift(
             &data,
@@ -463,5 +558,41 @@ mod tests {
             !html(&data).contains("Distributions"),
             "no drift, no section"
         );
+    }
+
+    #[test]
+    fn a_profile_shows_dates_as_dates_and_flags_as_shares() {
+        let column = |name: &str, kind, min, mean| ColumnProfile {
+            column: name.into(),
+            kind,
+            nulls: 0,
+            distinct: None,
+            min: Some(min),
+            max: Some(min),
+            mean: Some(mean),
+            quantiles: vec![(50, min + 43_200.0)],
+            top: Vec::new(),
+        };
+        let profile = TableProfile {
+            table: "transactions".into(),
+            rows: 10,
+            columns: vec![
+                column(
+                    "value_date",
+                    ColumnKind::Date,
+                    1_709_251_200.0,
+                    1_709_251_200.0,
+                ),
+                column("is_suspicious", ColumnKind::Flag, 0.0, 0.25),
+            ],
+        };
+        let mut out = String::new();
+        profile_table(&mut out, &profile);
+        assert!(out.contains("<td class=\"num\">2024-03-01</td>"), "{out}");
+        assert!(
+            !out.contains("12:00"),
+            "a quantile between two days is a day"
+        );
+        assert!(out.contains("25.0 % true"), "{out}");
     }
 }

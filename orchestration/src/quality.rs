@@ -45,8 +45,9 @@ pub struct QualityReport {
     pub as_of: NaiveDate,
     /// Every check's verdict.
     pub verdicts: Vec<Verdict>,
-    /// Every table's rows, as measured.
-    pub tables: Vec<(String, u64)>,
+    /// Every table's profile (rows, and per column nulls, distinct values, ranges,
+    /// quantiles and frequent codes).
+    pub profiles: Vec<TableProfile>,
     /// Where the report was written (JSON).
     #[serde(skip)]
     pub path: PathBuf,
@@ -261,7 +262,7 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
         run_id: options.run_id.clone(),
         as_of: options.as_of,
         verdicts,
-        tables: profiles.iter().map(|p| (p.table.clone(), p.rows)).collect(),
+        profiles,
         path: reports.join(format!("{}.json", options.run_id)),
         html_path,
         alerts,
@@ -271,7 +272,8 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
         run_id: report.run_id.clone(),
         as_of: report.as_of.to_string(),
         verdicts: report.verdicts.clone(),
-        series: profiles
+        series: report
+            .profiles
             .iter()
             .map(|p| {
                 let history = history.values(&p.table, None, "rows");
@@ -285,6 +287,7 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
             .collect(),
         quarantine: quarantine_breakdown(&ctx).await?,
         deliveries: report.deliveries.clone(),
+        profiles: report.profiles.clone(),
     };
     let page = report::html_with_drift(&data, &drifts);
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();

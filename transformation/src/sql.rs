@@ -6,6 +6,16 @@
 
 use chrono::NaiveDate;
 
+/// An identifier (table or column name), double-quoted with embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A string literal, single-quoted with embedded quotes doubled.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The `yyyymmdd` integer key of a date or timestamp expression.
 pub fn date_key(expr: &str) -> String {
     format!("CAST(to_char({expr}, '%Y%m%d') AS INT)")

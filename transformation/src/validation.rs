@@ -39,6 +39,8 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::sql::{quote_ident, quote_literal};
+
 /// What happens to a row that breaks a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -570,14 +572,6 @@ impl Validator {
         }
         Ok(verdict)
     }
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 #[cfg(test)]

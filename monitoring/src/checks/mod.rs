@@ -70,6 +70,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
+use transformation::sql::quote_ident;
 use transformation::validation::{Check as ValidationCheck, CheckSpec};
 
 use crate::anomaly::{BandRule, Judgement};
@@ -222,14 +223,13 @@ struct ReferencesToml {
 impl ReferencesToml {
     /// The rows of `table` whose reference finds no row.
     fn orphans_sql(&self, table: &str) -> String {
-        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
         format!(
             "SELECT f.* FROM {} f WHERE f.{column} IS NOT NULL AND NOT EXISTS \
              (SELECT 1 FROM {} p WHERE p.{} = f.{column})",
-            quote(table),
-            quote(&self.table),
-            quote(&self.key),
-            column = quote(&self.column),
+            quote_ident(table),
+            quote_ident(&self.table),
+            quote_ident(&self.key),
+            column = quote_ident(&self.column),
         )
     }
 }

@@ -66,6 +66,90 @@ async fn a_profile_counts_nulls_distinct_values_and_ranges() {
     assert_eq!((day.min, day.max), (Some(0.0), Some(3.0 * 86_400.0)));
     let flag = profile.column("is_suspicious").expect("flag");
     assert_eq!((flag.mean, flag.distinct), (Some(0.25), None));
+    assert!(flag.quantiles.is_empty() && flag.top.is_empty());
+}
+
+#[tokio::test]
+async fn a_profile_has_quantiles_and_frequent_codes_but_nothing_personal() {
+    let ctx = SessionContext::new();
+    let amounts: Vec<i64> = (1..=100).collect();
+    let channels: Vec<&str> = (1..=100)
+        .map(|i| match i % 10 {
+            0..=5 => "card",
+            6..=8 => "atm",
+            _ => "branch",
+        })
+        .collect();
+    let births: Vec<i32> = (0..100).map(|i| 3_000 + i).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("amount", DataType::Int64, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("birth_date", DataType::Date32, false),
+        Field::new("last_name", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(arrow::array::Int64Array::from(amounts)),
+            Arc::new(StringArray::from(channels)),
+            Arc::new(Date32Array::from(births)),
+            Arc::new(StringArray::from(vec!["Novak"; 100])),
+        ],
+    )
+    .expect("batch");
+    ctx.register_batch("clients", batch).expect("register");
+    let profile = profile(&ctx, "clients", Depth::Full)
+        .await
+        .expect("profile");
+
+    let amount = profile.column("amount").expect("amount");
+    let percents: Vec<u8> = amount.quantiles.iter().map(|(p, _)| *p).collect();
+    assert_eq!(percents, [5, 25, 50, 75, 95]);
+    for (percent, value) in &amount.quantiles {
+        assert!(
+            (value - f64::from(*percent)).abs() <= 1.5,
+            "p{percent} of 1..=100 is about {percent}, not {value}"
+        );
+    }
+    let channel = profile.column("channel").expect("channel");
+    assert_eq!(
+        channel.top,
+        [
+            ("card".into(), 60),
+            ("atm".into(), 30),
+            ("branch".into(), 10)
+        ]
+    );
+    assert!(channel.quantiles.is_empty(), "text has no quantiles");
+
+    for personal in ["birth_date", "last_name"] {
+        let column = profile.column(personal).expect("personal column");
+        assert_eq!(column.nulls, 0);
+        assert!(
+            column.distinct.is_some(),
+            "counting distinct values is fine"
+        );
+        assert!(
+            column.min.is_none() && column.max.is_none() && column.mean.is_none(),
+            "{personal}: an extreme is somebody's data"
+        );
+        assert!(
+            column.quantiles.is_empty() && column.top.is_empty(),
+            "{personal}"
+        );
+    }
+    let stored = metrics::metrics_of(&profile);
+    assert!(
+        stored
+            .iter()
+            .any(|m| m.metric == "p50" && m.column.as_deref() == Some("amount"))
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|m| m.metric == "top:card" && m.value == 60.0)
+    );
+    assert!(!stored.iter().any(|m| m.metric.contains("Novak")));
 }
 
 #[tokio::test]

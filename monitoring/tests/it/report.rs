@@ -7,6 +7,7 @@ use std::process::Command;
 
 use monitoring::anomaly::Band;
 use monitoring::checks::{Outcome, Severity, Verdict};
+use monitoring::profile::{ColumnKind, ColumnProfile, TableProfile};
 use monitoring::report::{ReportData, Series, html};
 
 fn chromium() -> Option<&'static str> {
@@ -70,6 +71,40 @@ fn the_report_renders_in_a_browser_with_its_failures_first() {
         }],
         quarantine: vec![("transactions".into(), "duplicate".into(), 12)],
         deliveries: Vec::new(),
+        profiles: vec![TableProfile {
+            table: "transactions".into(),
+            rows: 4_900,
+            columns: vec![
+                ColumnProfile {
+                    column: "amount".into(),
+                    kind: ColumnKind::Number,
+                    nulls: 49,
+                    distinct: Some(3_100),
+                    min: Some(-2_500.0),
+                    max: Some(87_000.0),
+                    mean: Some(1_240.5),
+                    quantiles: vec![
+                        (5, -300.0),
+                        (25, 40.0),
+                        (50, 210.0),
+                        (75, 900.0),
+                        (95, 6_400.0),
+                    ],
+                    top: Vec::new(),
+                },
+                ColumnProfile {
+                    column: "channel".into(),
+                    kind: ColumnKind::Text,
+                    nulls: 0,
+                    distinct: Some(4),
+                    min: None,
+                    max: None,
+                    mean: None,
+                    quantiles: Vec::new(),
+                    top: vec![("card".into(), 2_450), ("atm".into(), 1_470)],
+                },
+            ],
+        }],
     });
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("report.html");
@@ -90,6 +125,12 @@ fn the_report_renders_in_a_browser_with_its_failures_first() {
     assert!(dom[failed..every].contains("fact_transactions.rows_usual"));
     assert!(dom.contains("<b id=\"failed\">1</b>"));
     assert!(dom.contains("<svg"), "the history is drawn");
+    let profiles = &dom[dom.find("id=\"profiles\"").expect("a profiles section")..];
+    assert!(profiles.contains("40.0 · 210 · 900"), "the quartiles");
+    assert!(
+        profiles.contains("card 50 %"),
+        "the frequent codes with their shares"
+    );
 
     let shot = dir.path().join("report.png");
     let status = headless(browser)

@@ -301,7 +301,6 @@ fn write_report(data: &Path) {
         "run_id": "run-7",
         "as_of": "2026-11-24",
         "verdicts": verdicts,
-        "tables": [["fact_transactions", 4900]],
         "alerts": [],
         "deliveries": [],
     });
@@ -313,6 +312,7 @@ fn write_report(data: &Path) {
         series: Vec::new(),
         quarantine: Vec::new(),
         deliveries: Vec::new(),
+        profiles: Vec::new(),
     });
     std::fs::write(reports.join("run-7.html"), page).expect("html report");
     std::fs::write(data.join("secret.html"), "TOP-SECRET").expect("secret");

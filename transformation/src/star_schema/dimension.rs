@@ -22,6 +22,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{DataFrame, SessionContext};
 
 use crate::error::{Result, TransformError};
+use crate::sql::quote_ident;
 
 /// How a dimension keeps history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +54,6 @@ pub const UNKNOWN_BUSINESS_KEY: &str = "unknown";
 
 /// The surrogate key of the unknown member.
 pub const UNKNOWN_KEY: i64 = -1;
-
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
 
 impl DimensionSpec {
     /// Builds the new dimension. `incoming` has the business key, the attributes and a
@@ -124,9 +121,9 @@ impl DimensionSpec {
 
     /// The merge as SQL over the tables `incoming` and `previous`.
     fn merge_sql(&self, incoming: &str, previous: Option<&str>, types: &[DataType]) -> String {
-        let key = quoted(&self.surrogate_key);
-        let bk = quoted(&self.business_key);
-        let attrs: Vec<String> = self.attributes.iter().map(|a| quoted(a)).collect();
+        let key = quote_ident(&self.surrogate_key);
+        let bk = quote_ident(&self.business_key);
+        let attrs: Vec<String> = self.attributes.iter().map(|a| quote_ident(a)).collect();
         let prefixed = |table: &str| {
             attrs
                 .iter()
