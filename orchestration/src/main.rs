@@ -14,12 +14,16 @@ use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::new_run_id;
 use orchestration::pipeline::{PipelineSettings, daily_flow};
 use orchestration::run_alerts::alert_run;
-use orchestration::runtime::{Executor, FlowRunDetail, FlowRunId, RunRequest, RunState, RunStore};
+use orchestration::runtime::{
+    Executor, FlowRunDetail, FlowRunId, RunState, RunStore, TaskLogLayer,
+};
 use orchestration::schedule::Deployment;
-use orchestration::serve::{PipelineLauncher, deployment_settings};
+use orchestration::serve::{PipelineLauncher, deployment_settings, run_request};
 use orchestration::stages::{Console, publish_to, run_ingest, run_quality};
 use orchestration::transform::DEFAULT_MEMORY_LIMIT;
 use orchestration::{DataLayout, PipelineError};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -241,14 +245,17 @@ impl Paths {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    // One filter for the console and the task runs' stored logs (TaskLogLayer: the
+    // events inside a task run join its logs).
+    tracing_subscriber::registry()
+        .with(
             // delta-rs's kernel logs an error when it looks for a table that is not
             // created yet, which every first write does: not the user's concern.
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "warn,buoyant_kernel::snapshot::builder=off".into()),
         )
-        .with_writer(std::io::stderr)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(TaskLogLayer)
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -310,7 +317,7 @@ async fn run(command: Command) -> Result<(), PipelineError> {
                 ..paths.settings(as_of.unwrap_or_else(yesterday))
             };
             match deployment {
-                None => run_flow(base, None).await,
+                None => run_flow(base, None, None).await,
                 Some(name) => {
                     let deployment = configured_deployment(&paths, &name)?;
                     let extra = as_of
@@ -319,7 +326,7 @@ async fn run(command: Command) -> Result<(), PipelineError> {
                     let settings =
                         deployment_settings(&base, &deployment, chrono::Utc::now(), &extra)
                             .map_err(PipelineError::Config)?;
-                    run_flow(settings, Some(name)).await
+                    run_flow(settings, Some(name), None).await
                 }
             }
         }
@@ -413,7 +420,7 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
         demo: true,
         ..PipelineSettings::new(data, end_date)
     };
-    run_flow(settings, None).await?;
+    run_flow(settings, None, None).await?;
     let alerts = layout.monitoring().join("alerts.jsonl");
     if alerts.is_file() {
         println!("alerts written to {}", alerts.display());
@@ -421,21 +428,19 @@ async fn demo(data: PathBuf, scale: f64, defects: f64) -> Result<(), PipelineErr
     Ok(())
 }
 
-/// Runs the pipeline's flow for `settings` through the runtime, recorded in the data
-/// folder's run store, then prints the run's tasks; fails unless it completed.
+/// Runs the pipeline's flow for `settings` (as `deployment`, in backfill `backfill`,
+/// if given) through the runtime, recorded in the data folder's run store, then
+/// prints the run's tasks; fails unless it completed.
 async fn run_flow(
     settings: PipelineSettings,
     deployment: Option<String>,
+    backfill: Option<&str>,
 ) -> Result<(), PipelineError> {
     let store = RunStore::open_in(&settings.data).await?;
-    let parameters = settings.parameters();
+    let request = run_request(&settings, deployment, backfill);
     let config = settings.config()?;
     let layout = DataLayout::new(&settings.data);
     let flow = daily_flow(settings, Console::terminal())?;
-    let request = RunRequest {
-        parameters,
-        deployment,
-    };
     let detail = Executor::new(store.clone()).run(&flow, request).await?;
     tell_failures(&detail, &config.quality.alerts, &layout).await;
     let pruned = store.prune(config.runs.retention()).await?;
@@ -490,19 +495,20 @@ fn configured_deployment(paths: &Paths, name: &str) -> Result<Deployment, Pipeli
 }
 
 /// `backfill`: one run of the deployment per business date, oldest first, one after
-/// the other (runs of one data folder never overlap); every date is tried, and the
-/// command fails if one failed.
+/// the other (runs of one data folder never overlap), grouped by a new backfill id
+/// (the dashboard shows them together); every date is tried, and the command fails if
+/// one failed.
 async fn backfill(
     paths: &Paths,
     name: &str,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
 ) -> Result<(), PipelineError> {
-    use orchestration::schedule::{DEFAULT_MAX_BACKFILL_DAYS, business_dates};
+    use orchestration::schedule::{DEFAULT_MAX_BACKFILL_DAYS, business_dates, new_backfill_id};
     let deployment = configured_deployment(paths, name)?;
     let dates = business_dates(from, to, DEFAULT_MAX_BACKFILL_DAYS)
         .map_err(|e| PipelineError::Config(e.to_string()))?;
-    let group = format!("{from}..{to}");
+    let group = new_backfill_id(from, to);
     let mut failed = Vec::new();
     for (index, day) in dates.iter().enumerate() {
         println!(
@@ -511,14 +517,11 @@ backfill {group}: {day} ({} of {})",
             index + 1,
             dates.len()
         );
-        let extra = BTreeMap::from([
-            ("business_date".to_owned(), day.to_string()),
-            ("backfill".to_owned(), group.clone()),
-        ]);
+        let extra = BTreeMap::from([("business_date".to_owned(), day.to_string())]);
         let base = paths.settings(*day);
         let settings = deployment_settings(&base, &deployment, chrono::Utc::now(), &extra)
             .map_err(PipelineError::Config)?;
-        if let Err(error) = run_flow(settings, Some(name.to_owned())).await {
+        if let Err(error) = run_flow(settings, Some(name.to_owned()), Some(&group)).await {
             eprintln!("error: {day}: {error}");
             failed.push(day.to_string());
         }

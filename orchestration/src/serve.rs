@@ -14,7 +14,7 @@ use crate::error::{PipelineError, Result};
 use crate::layout::DataLayout;
 use crate::pipeline::{DAILY_FLOW, PipelineSettings, daily_flow};
 use crate::run_alerts::alert_run;
-use crate::runtime::{Executor, FlowRunId, RunRequest, RunStore, RuntimeError};
+use crate::runtime::{BACKFILL_PARAMETER, Executor, FlowRunId, RunRequest, RunStore, RuntimeError};
 use crate::schedule::{self, Deployment, Scheduler, SystemClock};
 use crate::stages::Console;
 
@@ -69,20 +69,18 @@ impl PipelineLauncher {
         &self.scheduler
     }
 
-    /// Starts `deployment`'s run with `settings`, returning once it is in the store.
+    /// Starts `deployment`'s run with `settings`, in backfill `backfill` if given,
+    /// returning once it is in the store.
     async fn start(
         &self,
         deployment: &Deployment,
         settings: PipelineSettings,
+        backfill: Option<&str>,
     ) -> std::result::Result<FlowRunId, String> {
-        let parameters = settings.parameters();
+        let request = run_request(&settings, Some(deployment.name.clone()), backfill);
         let alerting = settings.config().map_err(|e| e.to_string())?.quality.alerts;
         let layout = DataLayout::new(&settings.data);
         let flow = daily_flow(settings, Console::default()).map_err(|e| e.to_string())?;
-        let request = RunRequest {
-            parameters,
-            deployment: Some(deployment.name.clone()),
-        };
         let (run, ends) = self
             .executor
             .start(flow, request)
@@ -119,7 +117,7 @@ impl schedule::Launcher for PipelineLauncher {
             let settings =
                 deployment_settings(&self.base, deployment, scheduled_for, &BTreeMap::new())
                     .map_err(RuntimeError::Launch)?;
-            self.start(deployment, settings)
+            self.start(deployment, settings, None)
                 .await
                 .map_err(RuntimeError::Launch)
         }
@@ -172,7 +170,8 @@ impl dashboard::Launcher for SharedLauncher {
             let deployment = deployment.clone();
             let settings =
                 deployment_settings(&launcher.base, &deployment, Utc::now(), &parameters)?;
-            launcher.start(&deployment, settings).await
+            let backfill = parameters.get(BACKFILL_PARAMETER).map(String::as_str);
+            launcher.start(&deployment, settings, backfill).await
         }
         .boxed()
     }
@@ -240,6 +239,24 @@ pub fn deployment_settings(
     })
 }
 
+/// The request of a pipeline run: `settings` as its parameters, the deployment that
+/// starts it, and the backfill it belongs to (its
+/// [`BACKFILL_PARAMETER`]), if any.
+pub fn run_request(
+    settings: &PipelineSettings,
+    deployment: Option<String>,
+    backfill: Option<&str>,
+) -> RunRequest {
+    let mut parameters = settings.parameters();
+    if let Some(id) = backfill {
+        parameters.insert(BACKFILL_PARAMETER.to_owned(), id.to_owned());
+    }
+    RunRequest {
+        parameters,
+        deployment,
+    }
+}
+
 /// Runs the scheduler and the dashboard on `addr` until `shutdown` completes.
 ///
 /// Refuses an address other than a loopback one without a `token`: the dashboard
@@ -290,4 +307,28 @@ pub async fn serve(
         path: addr.to_string().into(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backfills_run_carries_its_id_beside_the_settings_which_a_retry_reads_back() {
+        let as_of = "2026-11-02".parse().expect("a date");
+        let settings = PipelineSettings::new("data".into(), as_of);
+        let id = "2026-11-01..2026-11-03@20261125T114500Z-3f9a";
+        let request = run_request(&settings, Some("bank-daily".into()), Some(id));
+        assert_eq!(request.deployment.as_deref(), Some("bank-daily"));
+        let mut expected = settings.parameters();
+        expected.insert(BACKFILL_PARAMETER.to_owned(), id.to_owned());
+        assert_eq!(request.parameters, expected);
+        let read = PipelineSettings::from_parameters(&request.parameters).map(|s| s.as_of);
+        assert_eq!(read, Some(as_of));
+        let alone = run_request(&settings, None, None);
+        assert_eq!(
+            (alone.deployment, alone.parameters),
+            (None, settings.parameters())
+        );
+    }
 }

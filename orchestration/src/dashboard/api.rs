@@ -1,7 +1,7 @@
 //! The JSON API under `/api/`, behind every page: runs (filtered, paged), a run with
-//! its tasks, its log lines after an id (to tail), runs per day and the dashboard's
-//! figures, flows, deployments, the latest quality report; and the POSTs that
-//! trigger, pause and resume a deployment. `API.md` beside this file documents it.
+//! its tasks, its log lines after an id (to tail), backfills, runs per day and the
+//! dashboard's figures, flows, deployments, the latest quality report; and the POSTs
+//! that trigger, pause and resume a deployment. `API.md` beside this file documents it.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::failure::Failure;
 use super::json::{
-    DeploymentJson, FlowJson, LogsJson, QualityJson, RunDetailJson, RunJson, RunsPageJson,
-    StatsJson,
+    BackfillJson, DeploymentJson, FlowJson, LogsJson, QualityJson, RunDetailJson, RunJson,
+    RunsPageJson, StatsJson,
 };
 use super::pages::{chosen, state_filter};
 use super::reports::{self, blocking};
@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<DashboardState> {
         .route("/api/runs", get(runs))
         .route("/api/runs/{id}", get(run))
         .route("/api/runs/{id}/logs", get(logs))
+        .route("/api/backfills", get(backfills))
         .route("/api/stats", get(stats))
         .route("/api/flows", get(flows))
         .route("/api/deployments", get(deployments))
@@ -72,11 +73,12 @@ impl IntoResponse for ApiFailure {
 /// The most runs or log lines one answer holds.
 const MAX_LIMIT: usize = 5_000;
 
-/// `?flow=…&state=…&limit=…&offset=…`.
+/// `?flow=…&state=…&backfill=…&limit=…&offset=…`.
 #[derive(Debug, Deserialize)]
 struct RunsQuery {
     flow: Option<String>,
     state: Option<String>,
+    backfill: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -91,6 +93,7 @@ async fn runs(
     let filter = RunFilter {
         flow: chosen(query.flow.as_deref()).map(str::to_owned),
         state: state_filter(query.state.as_deref())?,
+        backfill: chosen(query.backfill.as_deref()).map(str::to_owned),
         limit: Some(limit),
     };
     let (runs, total) = state.store().runs_page(filter, offset).await?;
@@ -107,6 +110,22 @@ async fn runs(
 async fn run(State(state): State<DashboardState>, Path(id): Path<i64>) -> ApiResult<RunDetailJson> {
     let detail = state.store().get_run(FlowRunId(id)).await?;
     Ok(Json(RunDetailJson::new(&detail, Utc::now())))
+}
+
+/// `?limit=…`.
+#[derive(Debug, Deserialize)]
+struct BackfillsQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/backfills`.
+async fn backfills(
+    State(state): State<DashboardState>,
+    Query(query): Query<BackfillsQuery>,
+) -> ApiResult<Vec<BackfillJson>> {
+    let limit = query.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
+    let backfills = state.store().backfills(limit).await?;
+    Ok(Json(backfills.iter().map(BackfillJson::new).collect()))
 }
 
 /// `?after=…&task=…&limit=…`.

@@ -9,11 +9,12 @@ use monitoring::checks::Verdict;
 use serde::Serialize;
 
 use super::html::{run_duration, task_duration};
+use super::pages::backfill_url;
 use super::reports::QualitySummary;
 use super::state::DeploymentView;
 use super::summary::{FlowOverview, Stats};
 use crate::runtime::store::LogRecord;
-use crate::runtime::{FlowRunDetail, FlowRunRecord, TaskRunRecord};
+use crate::runtime::{BackfillSummary, FlowRunDetail, FlowRunRecord, TaskRunRecord};
 
 /// A time as the API writes it.
 fn time(at: DateTime<Utc>) -> String {
@@ -26,6 +27,7 @@ pub(crate) struct RunJson {
     id: i64,
     flow: String,
     deployment: Option<String>,
+    backfill: Option<String>,
     parameters: BTreeMap<String, String>,
     state: &'static str,
     active: bool,
@@ -44,6 +46,7 @@ impl RunJson {
             id: run.id.0,
             flow: run.flow.clone(),
             deployment: run.deployment.clone(),
+            backfill: run.backfill().map(str::to_owned),
             parameters: run.parameters.clone(),
             state: run.state.as_str(),
             active: !run.state.is_final(),
@@ -121,6 +124,38 @@ pub(crate) struct RunsPageJson {
     pub(crate) offset: usize,
     pub(crate) limit: usize,
     pub(crate) runs: Vec<RunJson>,
+}
+
+/// A backfill: the runs that share its id.
+#[derive(Debug, Serialize)]
+pub(crate) struct BackfillJson {
+    id: String,
+    deployment: Option<String>,
+    runs: u64,
+    states: BTreeMap<&'static str, u64>,
+    active: bool,
+    created_at: String,
+    latest_run_id: i64,
+    url: String,
+}
+
+impl BackfillJson {
+    pub(crate) fn new(backfill: &BackfillSummary) -> Self {
+        BackfillJson {
+            id: backfill.id.clone(),
+            deployment: backfill.deployment.clone(),
+            runs: backfill.runs(),
+            states: backfill
+                .states
+                .iter()
+                .map(|(state, runs)| (state.as_str(), *runs))
+                .collect(),
+            active: !backfill.has_ended(),
+            created_at: time(backfill.created_at),
+            latest_run_id: backfill.latest_run.0,
+            url: backfill_url(&backfill.id),
+        }
+    }
 }
 
 /// A log line.

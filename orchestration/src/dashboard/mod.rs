@@ -7,9 +7,10 @@
 //!   launcher (which lists the deployments, triggers, pauses and resumes them), an
 //!   optional bearer token and the data folder. [`serve`] runs it until a shutdown
 //!   future completes.
-//! - Pages: Dashboard `/`, Flows `/flows`, Deployments `/deployments`, Runs `/runs`,
-//!   a run `/runs/{id}` (live while it runs: its script polls the JSON API every
-//!   second), Data quality `/quality`, and the quality reports under `/reports/`.
+//! - Pages: Dashboard `/`, Flows `/flows`, Deployments `/deployments`, Runs `/runs`
+//!   (filtered by flow, state and backfill: the runs of one `bankpipe backfill` are a
+//!   group), a run `/runs/{id}` (live while it runs: its script polls the JSON API every
+//!   second; with the other runs of its backfill, if any), Data quality `/quality`, and the quality reports under `/reports/`.
 //!   Charts are SVG drawn on the server; the CSS and the little script are compiled
 //!   into the binary, so the dashboard needs no internet.
 //! - The JSON API lives under `/api/`.

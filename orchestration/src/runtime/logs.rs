@@ -1,6 +1,8 @@
 //! Task logs: lines that a task writes with [`TaskContext::log`], sent to the console
 //! through `tracing` and stored with the task run by a writer task (in batches, off
-//! the task's way), so that a dashboard can tail them while the run goes.
+//! the task's way), so that a dashboard can tail them while the run goes. The
+//! `tracing` events of the code a task runs join them through
+//! [`TaskLogLayer`](super::task_events::TaskLogLayer).
 //!
 //! [`TaskContext::log`]: super::context::TaskContext::log
 
@@ -65,6 +67,10 @@ impl FromStr for LogLevel {
     }
 }
 
+/// The target of the console's copy of a stored line: the task-log layer leaves
+/// these events alone (the line is stored already).
+pub(crate) const ECHO_TARGET: &str = module_path!();
+
 enum Command {
     Line(NewLog),
     Flush(oneshot::Sender<()>),
@@ -105,11 +111,17 @@ impl LogSink {
     ) {
         let run = self.flow_run;
         match level {
-            LogLevel::Debug => tracing::debug!(%run, task, "{message}"),
-            LogLevel::Info => tracing::info!(%run, task, "{message}"),
-            LogLevel::Warn => tracing::warn!(%run, task, "{message}"),
-            LogLevel::Error => tracing::error!(%run, task, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: ECHO_TARGET, %run, task, "{message}"),
+            LogLevel::Info => tracing::info!(target: ECHO_TARGET, %run, task, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: ECHO_TARGET, %run, task, "{message}"),
+            LogLevel::Error => tracing::error!(target: ECHO_TARGET, %run, task, "{message}"),
         }
+        self.store(task_run, level, message);
+    }
+
+    /// Stores a line of the flow run (`task_run` `None`) or of one of its task runs,
+    /// without the console's copy (for a line that comes from `tracing`).
+    pub(crate) fn store(&self, task_run: Option<TaskRunId>, level: LogLevel, message: String) {
         let line = NewLog {
             flow_run_id: self.flow_run,
             task_run_id: task_run,

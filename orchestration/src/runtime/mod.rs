@@ -13,6 +13,9 @@
 //! - The [`RunStore`] (SQLite in the data folder) keeps every run, task run and log
 //!   line, recovers the runs of crashed processes, holds the writer lock of exclusive
 //!   flows, and answers the dashboard's queries.
+//! - A task's log lines are those it writes with [`TaskContext::log`] and, when the
+//!   process's `tracing` subscriber holds a [`TaskLogLayer`], the `tracing` events of
+//!   the code it runs (see [`task_events`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), orchestration::runtime::RuntimeError> {
@@ -43,6 +46,7 @@ pub mod logs;
 pub mod process;
 pub mod state;
 pub mod store;
+pub mod task_events;
 
 pub use backoff::Backoff;
 pub use context::TaskContext;
@@ -54,6 +58,7 @@ pub use logs::LogLevel;
 pub use process::ProcessId;
 pub use state::RunState;
 pub use store::{
-    FlowRunDetail, FlowRunId, FlowRunRecord, LockWait, LogScope, RunFilter, RunStore, StoreOptions,
-    TaskRunId, TaskRunRecord,
+    BACKFILL_PARAMETER, BackfillSummary, FlowRunDetail, FlowRunId, FlowRunRecord, LockWait,
+    LogScope, RunFilter, RunStore, StoreOptions, TaskRunId, TaskRunRecord,
 };
+pub use task_events::{TaskLogLayer, spawn_blocking};

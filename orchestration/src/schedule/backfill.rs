@@ -1,8 +1,11 @@
-//! Backfills: the business dates a range covers, one flow run each.
+//! Backfills: the business dates a range covers, one flow run each, and the id that
+//! groups those runs (stored as their
+//! [`BACKFILL_PARAMETER`](crate::runtime::BACKFILL_PARAMETER)).
 
 use chrono::NaiveDate;
 
 use super::error::{Result, ScheduleError};
+use crate::ingest::new_run_id;
 
 /// The most business dates [`business_dates`] accepts by default: a year.
 pub const DEFAULT_MAX_BACKFILL_DAYS: u32 = 366;
@@ -28,6 +31,12 @@ pub fn business_dates(from: NaiveDate, to: NaiveDate, max_days: u32) -> Result<V
     Ok(from.iter_days().take_while(|date| *date <= to).collect())
 }
 
+/// A new backfill's id: its range and when it started, e.g.
+/// `2026-11-01..2026-11-07@20261125T114500Z-3f9a`.
+pub fn new_backfill_id(from: NaiveDate, to: NaiveDate) -> String {
+    format!("{from}..{to}@{}", new_run_id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +60,14 @@ mod tests {
             business_dates(date("2026-11-24"), date("2026-11-24"), 1).expect("dates"),
             [date("2026-11-24")]
         );
+    }
+
+    #[test]
+    fn a_backfills_id_tells_its_range_and_start() {
+        let id = new_backfill_id(date("2026-11-01"), date("2026-11-07"));
+        let (range, started) = id.split_once('@').expect("range@start");
+        assert_eq!(range, "2026-11-01..2026-11-07");
+        assert_eq!(started.len(), "20261125T114500Z-3f9a".len(), "{id}");
     }
 
     #[test]

@@ -21,8 +21,9 @@
 //! - A paused deployment launches nothing; its occurrences pass and are skipped, not
 //!   caught up on resume. Pause and resume live in the run store and win over the
 //!   configuration's `paused` once set.
-//! - [`crontab`] prints the deployments for the system's cron instead, and
-//!   [`business_dates`] expands a backfill's range.
+//! - [`crontab`] prints the deployments for the system's cron instead,
+//!   [`business_dates`] expands a backfill's range, and [`new_backfill_id`] names the
+//!   group its runs form.
 //!
 //! # Daylight saving time
 //! A schedule is read on the wall clock of its time zone (e.g. `0 8 * * *` in
@@ -55,7 +56,7 @@ mod describe;
 mod error;
 mod scheduler;
 
-pub use backfill::{DEFAULT_MAX_BACKFILL_DAYS, business_dates};
+pub use backfill::{DEFAULT_MAX_BACKFILL_DAYS, business_dates, new_backfill_id};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cron::Schedule;
 pub use crontab::crontab;

@@ -22,9 +22,10 @@ use futures::{SinkExt, StreamExt};
 use monitoring::checks::{Outcome, Severity, Verdict};
 use orchestration::dashboard::{DashboardState, DeploymentView, Launcher, serve_on};
 use orchestration::runtime::{
-    Backoff, Executor, Flow, FlowRunId, LogLevel, RunFilter, RunRequest, RunState, RunStore, Task,
-    TaskContext, TaskError, TaskOutput, TaskPolicy,
+    BACKFILL_PARAMETER, Backoff, Executor, Flow, FlowRunId, LogLevel, RunFilter, RunRequest,
+    RunState, RunStore, Task, TaskContext, TaskError, TaskOutput, TaskPolicy,
 };
+use orchestration::schedule::new_backfill_id;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
@@ -258,6 +259,12 @@ impl Site {
         let response = client().get(self.url(path)).send().await.expect("GET");
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.json_value().await
+    }
+
+    async fn get_html(&self, path: &str) -> String {
+        let response = client().get(self.url(path)).send().await.expect("GET");
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.expect("a page")
     }
 
     /// Waits until run `id` has ended, and returns it as the API shows it.
@@ -587,6 +594,137 @@ async fn the_api_triggers_pauses_and_resumes_a_deployment() {
         .await
         .expect("runs");
     assert_eq!(runs.len(), 5, "only the two triggers made runs");
+}
+
+// ---------------------------------------------------------------------------------
+// Backfills.
+
+/// The flow the backfills run: `daily`'s `ingest`, which fails when the run's
+/// parameters say `fail=yes`.
+fn backfill_flow() -> Flow {
+    Flow::builder("daily")
+        .task(Task::new("ingest", |ctx: TaskContext| async move {
+            if ctx.parameter("fail") == Some("yes") {
+                return Err(TaskError::fatal("no extract for this date"));
+            }
+            Ok(TaskOutput::default())
+        }))
+        .build()
+        .expect("a valid flow")
+}
+
+/// Runs a backfill of `bank-daily` over `dates` through the real executor, as
+/// `bankpipe backfill` does (the run of `failing` fails); returns its id and its runs,
+/// oldest first.
+async fn backfill(
+    store: &RunStore,
+    dates: &[&str],
+    failing: Option<&str>,
+) -> (String, Vec<FlowRunId>) {
+    let day = |text: &str| text.parse().expect("a date");
+    let id = new_backfill_id(day(dates[0]), day(dates[dates.len() - 1]));
+    let executor = Executor::new(store.clone());
+    let mut runs = Vec::new();
+    for &date in dates {
+        let mut request = RunRequest {
+            deployment: Some("bank-daily".into()),
+            ..RunRequest::default()
+        }
+        .with_parameter("business_date", date)
+        .with_parameter("data", "/srv/bank")
+        .with_parameter(BACKFILL_PARAMETER, &id);
+        if failing == Some(date) {
+            request = request.with_parameter("fail", "yes");
+        }
+        let run = executor.run(&backfill_flow(), request).await.expect("run");
+        runs.push(run.run.id);
+    }
+    (id, runs)
+}
+
+/// The Runs page filtered on backfill `id`.
+fn backfill_page(id: &str) -> String {
+    format!("/runs?backfill={}", id.replace('@', "%40"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_is_one_group_of_runs_in_the_api_and_the_pages() {
+    let site = Site::start(None).await;
+    let (older, _) = backfill(&site.store, &["2026-10-01"], None).await;
+    let dates = ["2026-11-01", "2026-11-02", "2026-11-03"];
+    let (id, runs) = backfill(&site.store, &dates, Some("2026-11-02")).await;
+    let retried = Executor::new(site.store.clone())
+        .retry(&backfill_flow(), runs[1])
+        .await
+        .expect("retry");
+    let encoded = id.replace('@', "%40");
+
+    // The API: the group's runs, the run's backfill, the backfills.
+    let group = site
+        .get_json(&format!("/api/runs?backfill={encoded}"))
+        .await;
+    assert_eq!(
+        group["total"], 4,
+        "the retry stays in its backfill: {group}"
+    );
+    let ids: Vec<i64> = group["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|run| {
+            assert_eq!(run["backfill"], id.as_str(), "{run}");
+            run["id"].as_i64().expect("id")
+        })
+        .collect();
+    assert_eq!(ids, [retried.run.id.0, runs[2].0, runs[1].0, runs[0].0]);
+    let alone = site
+        .get_json(&format!("/api/runs/{}", site.runs.completed))
+        .await;
+    assert_eq!(alone["run"]["backfill"], Value::Null);
+
+    let backfills = site.get_json("/api/backfills").await;
+    assert_eq!(backfills.as_array().expect("backfills").len(), 2);
+    let latest = &backfills[0];
+    assert_eq!(latest["id"], id.as_str());
+    assert_eq!(latest["deployment"], "bank-daily");
+    assert_eq!(latest["runs"], 4);
+    assert_eq!(latest["states"], json!({"completed": 2, "failed": 2}));
+    assert_eq!(latest["active"], false);
+    assert_eq!(latest["latest_run_id"], retried.run.id.0);
+    assert_eq!(latest["url"], backfill_page(&id));
+    assert_eq!(backfills[1]["id"], older.as_str());
+    assert_eq!(backfills[1]["runs"], 1);
+    let first = site.get_json("/api/backfills?limit=1").await;
+    assert_eq!(first.as_array().expect("backfills").len(), 1);
+
+    // The Runs page: a badge per run of a backfill, linking to its group; the filter.
+    let all = site.get_html("/runs").await;
+    let badge = format!("<a class=\"group\" href=\"{}\"", backfill_page(&id));
+    assert_eq!(all.matches(&badge).count(), 4, "{all}");
+    assert!(all.contains(&format!("<option value=\"{id}\">{id} (4 runs)</option>")));
+    let filtered = site.get_html(&backfill_page(&id)).await;
+    assert_eq!(filtered.matches("<tr data-run=").count(), 4, "{filtered}");
+    assert!(!filtered.contains(&format!("data-run=\"{}\"", site.runs.completed)));
+    assert!(filtered.contains("id=\"backfill-summary\""), "{filtered}");
+    assert!(filtered.contains(&format!("<option value=\"{id}\" selected>")));
+
+    // A run's page: its backfill, and the group's runs with what tells them apart.
+    let page = site.get_html(&format!("/runs/{}", runs[1])).await;
+    assert!(
+        page.contains(&format!("<dd id=\"run-backfill\">{badge}")),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("<tr data-run=").count(),
+        4,
+        "the group's runs: {page}"
+    );
+    assert!(page.contains(&format!("data-run=\"{}\" class=\"current\"", runs[1])));
+    assert!(page.contains("business_date=2026-11-02 fail=yes"), "{page}");
+    assert!(
+        !page.contains("data=/srv/bank"),
+        "the parameters they share are not repeated: {page}"
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -1180,5 +1318,74 @@ async fn run_now_on_the_deployments_page_opens_the_run_which_goes_live_to_comple
     assert_eq!(after["tasks"], json!(["completed", "completed"]), "{after}");
     assert!(after["gantt"].as_i64().expect("bars") >= 2, "{after}");
     page.screenshot(&shots.join("run-live-completed.png")).await;
+    page.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfills_badge_opens_its_group_and_a_run_shows_its_siblings_in_chromium() {
+    let Some(browser) = chromium() else { return };
+    let site = Site::start(None).await;
+    let dates = ["2026-11-01", "2026-11-02", "2026-11-03"];
+    let (id, runs) = backfill(&site.store, &dates, Some("2026-11-02")).await;
+    let shots = screenshots();
+    let mut page = Devtools::launch(browser).await;
+
+    page.open(&site.url("/runs"), "/runs").await;
+    page.screenshot(&shots.join("runs-with-backfill.png")).await;
+    let clicked = page
+        .eval(&format!(
+            "(() => {{ const a = document.querySelector('tr[data-run=\"{}\"] a.group'); \
+             if (!a) return false; a.click(); return true; }})()",
+            runs[0]
+        ))
+        .await;
+    assert_eq!(clicked, json!(true), "a backfill badge on the run's row");
+    page.wait_for(
+        "location.search.startsWith('?backfill=') && document.readyState === 'complete' \
+         && document.getElementById('backfill-summary') !== null",
+        Duration::from_secs(30),
+    )
+    .await;
+    let group = page
+        .eval(
+            "JSON.stringify({ runs: [...document.querySelectorAll('#runs tr[data-run]')]\
+             .map(r => Number(r.dataset.run)), \
+             chosen: document.querySelector('select[name=backfill]').value, \
+             summary: document.getElementById('backfill-summary').textContent })",
+        )
+        .await;
+    let group: Value = serde_json::from_str(group.as_str().expect("JSON")).expect("JSON");
+    assert_eq!(
+        group["runs"],
+        json!([runs[2].0, runs[1].0, runs[0].0]),
+        "the backfill's runs only: {group}"
+    );
+    assert_eq!(group["chosen"], id.as_str(), "{group}");
+    let summary = group["summary"].as_str().expect("a summary");
+    assert!(
+        summary.contains(&id) && summary.contains("3 runs"),
+        "{summary}"
+    );
+    page.screenshot(&shots.join("runs-of-a-backfill.png")).await;
+
+    let path = format!("/runs/{}", runs[1]);
+    page.open(&site.url(&path), &path).await;
+    let run = page
+        .eval(
+            "JSON.stringify({ backfill: document.querySelector('#run-backfill a.group').textContent, \
+             siblings: [...document.querySelectorAll('#backfill-runs tr[data-run]')]\
+             .map(r => Number(r.dataset.run)), \
+             current: Number(document.querySelector('#backfill-runs tr.current').dataset.run) })",
+        )
+        .await;
+    let run: Value = serde_json::from_str(run.as_str().expect("JSON")).expect("JSON");
+    assert_eq!(run["backfill"], id.as_str(), "{run}");
+    assert_eq!(
+        run["siblings"],
+        json!([runs[0].0, runs[1].0, runs[2].0]),
+        "oldest first: {run}"
+    );
+    assert_eq!(run["current"], runs[1].0, "{run}");
+    page.screenshot(&shots.join("run-in-a-backfill.png")).await;
     page.close().await;
 }

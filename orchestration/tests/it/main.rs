@@ -8,4 +8,5 @@ mod pipeline;
 mod runtime;
 mod schedule;
 mod serve;
+mod task_events;
 mod transform;

@@ -81,6 +81,20 @@ pub(crate) fn url_part(text: &str) -> String {
     out
 }
 
+/// The Runs page filtered on backfill `id`: its runs.
+pub(crate) fn backfill_url(id: &str) -> String {
+    format!("/runs?backfill={}", url_part(id))
+}
+
+/// Backfill `id` as a badge linking to its runs.
+pub(crate) fn backfill_link(id: &str) -> String {
+    format!(
+        "<a class=\"group\" href=\"{}\" title=\"every run of this backfill\">{}</a>",
+        backfill_url(id),
+        escape(id)
+    )
+}
+
 /// A link to a flow run.
 pub(crate) fn run_link(id: crate::runtime::FlowRunId) -> String {
     format!("<a href=\"/runs/{id}\">#{id}</a>")

@@ -1,8 +1,9 @@
-//! A run `/runs/{id}`: its parameters and state, a Gantt timeline of its task runs,
-//! each task's attempts, rows, duration, error and logs. While the run is going,
-//! the page's script keeps it up to date (see `assets/app.js`).
+//! A run `/runs/{id}`: its parameters and state, the runs of its backfill if it
+//! belongs to one, a Gantt timeline of its task runs, each task's attempts, rows,
+//! duration, error and logs. While the run is going, the page's script keeps it up to
+//! date (see `assets/app.js`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
@@ -10,17 +11,20 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 
-use super::{PageFailure, PageResult, run_link, url_part};
+use super::{PageFailure, PageResult, backfill_link, backfill_url, run_link, url_part};
 use crate::dashboard::html::{
-    Nav, badge, count, duration_opt, escape, layout, run_duration, task_duration, when_opt,
+    Nav, badge, count, duration_opt, escape, layout, run_duration, task_duration, when, when_opt,
 };
 use crate::dashboard::state::DashboardState;
 use crate::dashboard::svg::timeline as gantt;
 use crate::runtime::store::LogRecord;
-use crate::runtime::{FlowRunId, LogScope, TaskRunId};
+use crate::runtime::{FlowRunId, FlowRunRecord, LogScope, RunFilter, TaskRunId};
 
 /// The most log lines the page shows (the API has them all).
 const LOG_LINES: usize = 5_000;
+
+/// The most runs of its backfill the page lists (the latest).
+const SIBLINGS: usize = 400;
 
 /// `GET /runs/{id}`.
 pub(crate) async fn page(State(state): State<DashboardState>, Path(id): Path<i64>) -> PageResult {
@@ -45,7 +49,8 @@ pub(crate) async fn page(State(state): State<DashboardState>, Path(id): Path<i64
          <div><dt>started (UTC)</dt><dd id=\"run-started\">{started}</dd></div>\
          <div><dt>ended (UTC)</dt><dd id=\"run-ended\">{ended}</dd></div>\
          <div><dt>duration</dt><dd id=\"run-duration\">{took}</dd></div>\
-         <div><dt>retry of</dt><dd>{retry_of}</dd></div></dl>\
+         <div><dt>retry of</dt><dd>{retry_of}</dd></div>\
+         <div><dt>backfill</dt><dd id=\"run-backfill\">{backfill}</dd></div></dl>\
          <p id=\"run-error\" class=\"error\">{error}</p>",
         state = record.state,
         flow = escape(&record.flow),
@@ -56,6 +61,9 @@ pub(crate) async fn page(State(state): State<DashboardState>, Path(id): Path<i64
         ended = when_opt(record.ended_at),
         took = duration_opt(run_duration(record, now)),
         retry_of = record.retry_of.map_or_else(|| "—".to_owned(), run_link),
+        backfill = record
+            .backfill()
+            .map_or_else(|| "—".to_owned(), backfill_link),
         error = escape(record.error.as_deref().unwrap_or("")),
     );
     body.push_str("<h2>Parameters</h2>");
@@ -73,9 +81,24 @@ pub(crate) async fn page(State(state): State<DashboardState>, Path(id): Path<i64
         }
         body.push_str("</table>");
     }
+    body.push_str("</section>");
+    if let Some(backfill) = record.backfill() {
+        let (runs, total) = state
+            .store()
+            .runs_page(
+                RunFilter {
+                    backfill: Some(backfill.to_owned()),
+                    limit: Some(SIBLINGS),
+                    ..RunFilter::default()
+                },
+                0,
+            )
+            .await?;
+        siblings(&mut body, backfill, record.id, &runs, total);
+    }
     let _ = write!(
         body,
-        "</section><section class=\"panel\"><h2>Timeline</h2><div id=\"timeline\">{}</div></section>",
+        "<section class=\"panel\"><h2>Timeline</h2><div id=\"timeline\">{}</div></section>",
         gantt(&detail, now)
     );
     body.push_str(
@@ -128,6 +151,70 @@ pub(crate) async fn page(State(state): State<DashboardState>, Path(id): Path<i64
     body.push_str("</section>");
     let title = format!("Run #{id} · {}", record.flow);
     Ok(Html(layout(&title, Some(Nav::Runs), &body)))
+}
+
+/// The runs of the run's backfill, oldest first (`runs`, the latest of `total`), the
+/// run itself marked, each with the parameters that tell them apart.
+fn siblings(body: &mut String, backfill: &str, run: FlowRunId, runs: &[FlowRunRecord], total: u64) {
+    let varying = varying_parameters(runs);
+    let _ = write!(
+        body,
+        "<section class=\"panel\" id=\"backfill\"><h2>Backfill {}</h2><div class=\"scroll\">\
+         <table id=\"backfill-runs\"><tr><th>run</th><th>state</th><th>parameters</th>\
+         <th>created (UTC)</th></tr>",
+        backfill_link(backfill)
+    );
+    for sibling in runs.iter().rev() {
+        let current = if sibling.id == run {
+            " class=\"current\" aria-current=\"true\""
+        } else {
+            ""
+        };
+        let parameters: Vec<String> = sibling
+            .parameters
+            .iter()
+            .filter(|(name, _)| varying.contains(name.as_str()))
+            .map(|(name, value)| format!("{}={}", escape(name), escape(value)))
+            .collect();
+        let _ = write!(
+            body,
+            "<tr data-run=\"{id}\"{current}><td>{link}</td><td>{state}</td>\
+             <td><code>{parameters}</code></td><td>{created}</td></tr>",
+            id = sibling.id,
+            link = run_link(sibling.id),
+            state = badge(sibling.state),
+            parameters = parameters.join(" "),
+            created = when(sibling.created_at),
+        );
+    }
+    body.push_str("</table></div>");
+    if total > runs.len() as u64 {
+        let _ = write!(
+            body,
+            "<p class=\"muted\">The latest {} of its {total} runs: \
+             <a href=\"{}\">all of them</a>.</p>",
+            runs.len(),
+            backfill_url(backfill)
+        );
+    }
+    body.push_str("</section>");
+}
+
+/// The parameters whose values are not the same in every run of `runs`: what tells
+/// the runs of a backfill apart (their business date, …).
+fn varying_parameters(runs: &[FlowRunRecord]) -> BTreeSet<&str> {
+    let mut names = BTreeSet::new();
+    let Some(first) = runs.first() else {
+        return names;
+    };
+    for run in runs {
+        for name in first.parameters.keys().chain(run.parameters.keys()) {
+            if first.parameters.get(name) != run.parameters.get(name) {
+                names.insert(name.as_str());
+            }
+        }
+    }
+    names
 }
 
 /// One task's (or the run's own) log lines, in a block the script appends to.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use crate::runtime::context::TaskContext;
 use crate::runtime::error::Result;
 use crate::runtime::flow::{FingerprintFn, Flow, Task, TaskBody, TaskError, TaskOutput};
@@ -12,6 +14,7 @@ use crate::runtime::guard::AbortOnDrop;
 use crate::runtime::logs::{LogLevel, LogSink};
 use crate::runtime::state::RunState;
 use crate::runtime::store::{FlowRunId, RunStore, TaskRunChange, TaskRunId};
+use crate::runtime::task_events::spawn_blocking;
 
 /// What every task of a run shares.
 #[derive(Debug)]
@@ -193,7 +196,7 @@ async fn cached(
 /// Takes a fingerprint off the async threads; `None` if it cannot be taken.
 async fn take(fingerprint: &FingerprintFn, ctx: &TaskContext) -> Option<String> {
     let (fingerprint, for_call) = (Arc::clone(fingerprint), ctx.clone());
-    match tokio::task::spawn_blocking(move || fingerprint(&for_call)).await {
+    match spawn_blocking(move || fingerprint(&for_call)).await {
         Ok(taken) => taken,
         Err(error) => {
             ctx.log(
@@ -205,15 +208,17 @@ async fn take(fingerprint: &FingerprintFn, ctx: &TaskContext) -> Option<String> 
     }
 }
 
-/// One attempt, in a tokio task of its own (a panic fails the attempt, not the run),
-/// stopped at the timeout.
+/// One attempt, in a tokio task of its own (a panic fails the attempt, not the run)
+/// and in the task run's span, stopped at the timeout.
 async fn attempt_once(
     body: &TaskBody,
     ctx: TaskContext,
     timeout: Option<Duration>,
 ) -> Result<TaskOutput, TaskError> {
     let body = Arc::clone(body);
-    let mut attempt = AbortOnDrop(tokio::spawn(async move { body(ctx).await }));
+    let mut attempt = AbortOnDrop(tokio::spawn(
+        async move { body(ctx).await }.in_current_span(),
+    ));
     let joined = match timeout {
         Some(limit) => match tokio::time::timeout(limit, &mut attempt.0).await {
             Ok(joined) => joined,

@@ -14,9 +14,11 @@
 //!    for its next attempt keeps its slot).
 //! 4. A task with an input fingerprint whose flow has a completed run of it with the
 //!    same fingerprint and unchanged outputs ends `skipped`, its note saying
-//!    `cached: …`. Otherwise it runs: each attempt in a tokio task of its own, stopped
-//!    at its timeout; a failed attempt (an error, a timeout) is retried after the
-//!    backoff while retries remain and the error is retryable; a panic is not retried.
+//!    `cached: …`. Otherwise it runs, in a `tracing` span of its own (whose events
+//!    can be stored with its logs: see [`task_events`](super::task_events)): each
+//!    attempt in a tokio task of its own, stopped at its timeout; a failed attempt
+//!    (an error, a timeout) is retried after the backoff while retries remain and the
+//!    error is retryable; a panic is not retried.
 //! 5. A task that fails leaves every task downstream of it `cancelled` (never run, the
 //!    error naming the failed task); tasks on other branches go on.
 //! 6. The run ends `completed` when every task completed or was skipped, else `failed`

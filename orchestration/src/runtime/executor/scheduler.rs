@@ -4,12 +4,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::attempts::{self, Ended, RunEnv};
 use crate::runtime::error::Result;
 use crate::runtime::logs::LogLevel;
 use crate::runtime::state::RunState;
 use crate::runtime::store::{FlowRunId, TaskRunChange, TaskRunId};
+use crate::runtime::task_events::task_span;
 
 /// A task that failed, and why.
 #[derive(Debug)]
@@ -104,7 +106,9 @@ pub(super) async fn schedule(
                 release(i, &mut ready);
                 continue;
             }
-            let handle = running.spawn(attempts::run_task(Arc::clone(env), i, task_runs[i]));
+            let span = task_span(&env.logs, env.run, name, task_runs[i]);
+            let handle = running
+                .spawn(attempts::run_task(Arc::clone(env), i, task_runs[i]).instrument(span));
             started.insert(handle.id(), i);
         }
         let Some(joined) = running.join_next_with_id().await else {

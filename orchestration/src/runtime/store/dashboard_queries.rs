@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter};
 
 use super::RunStore;
-use super::queries::{FLOW_RUN_COLUMNS, flow_run};
+use super::queries::{FLOW_RUN_COLUMNS, flow_run, run_condition};
 use super::records::{FlowRunRecord, RunFilter};
 use super::sql::timestamp;
 use crate::runtime::error::Result;
@@ -23,7 +23,7 @@ impl RunStore {
         offset: usize,
     ) -> Result<(Vec<FlowRunRecord>, u64)> {
         self.call(move |connection| {
-            let (condition, mut values) = condition(&filter);
+            let (condition, mut values) = run_condition(&filter);
             let total: i64 = connection.query_row(
                 &format!("SELECT count(*) FROM flow_runs WHERE {condition}"),
                 params_from_iter(values.iter()),
@@ -88,21 +88,6 @@ impl RunStore {
         })
         .await
     }
-}
-
-/// The `WHERE` condition of `filter` (its flow and state), with its values.
-fn condition(filter: &RunFilter) -> (String, Vec<Value>) {
-    let mut condition = "1 = 1".to_owned();
-    let mut values = Vec::new();
-    if let Some(flow) = &filter.flow {
-        condition.push_str(" AND flow = ?");
-        values.push(Value::Text(flow.clone()));
-    }
-    if let Some(state) = filter.state {
-        condition.push_str(" AND state = ?");
-        values.push(Value::Text(state.as_str().to_owned()));
-    }
-    (condition, values)
 }
 
 /// A count as an SQLite integer.

@@ -17,11 +17,14 @@
 //!   exclusive run. A lock whose holder is gone (as above, or ended) is taken over.
 //! - **Retention** ([`RunStore::prune`]) deletes ended runs older than an age, with
 //!   their task runs and logs; running runs are never deleted.
+//! - **Backfills** ([`RunStore::backfills`]): runs grouped by their
+//!   [`BACKFILL_PARAMETER`], read from the stored parameters (no column of their own).
 //! - **Deployments** ([`RunStore::deployment_states`]): per deployment of the
 //!   scheduler, its paused flag and how far its schedule was handled (see
 //!   `deployments.rs`), so pause/resume and the schedule survive restarts.
 //! - Timestamps are UTC.
 
+mod backfills;
 mod dashboard_queries;
 mod deployments;
 mod lock;
@@ -44,8 +47,9 @@ use super::error::{Result, RuntimeError};
 pub use deployments::DeploymentState;
 pub use lock::LockWait;
 pub use records::{
-    CachedTaskRun, DayCount, FlowRunDetail, FlowRunId, FlowRunRecord, LogRecord, LogScope,
-    NewFlowRun, NewLog, PruneReport, RunFilter, TaskRunChange, TaskRunId, TaskRunRecord,
+    BACKFILL_PARAMETER, BackfillSummary, CachedTaskRun, DayCount, FlowRunDetail, FlowRunId,
+    FlowRunRecord, LogRecord, LogScope, NewFlowRun, NewLog, PruneReport, RunFilter, TaskRunChange,
+    TaskRunId, TaskRunRecord,
 };
 
 /// The store's file name in the data folder.

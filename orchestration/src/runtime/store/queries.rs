@@ -9,13 +9,18 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::RunStore;
 use super::records::{
-    DayCount, FlowRunDetail, FlowRunId, FlowRunRecord, LogRecord, LogScope, RunFilter,
-    TaskRunRecord,
+    BACKFILL_PARAMETER, DayCount, FlowRunDetail, FlowRunId, FlowRunRecord, LogRecord, LogScope,
+    RunFilter, TaskRunRecord,
 };
 use super::sql::{optional_count, optional_time, time, timestamp};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::flow::TaskOutput;
 use crate::runtime::process::ProcessId;
+
+/// Where the backfill's id is in a run's parameters (JSON), for `json_extract`.
+pub(super) fn backfill_path() -> String {
+    format!("$.{BACKFILL_PARAMETER}")
+}
 
 pub(super) const FLOW_RUN_COLUMNS: &str = "id, flow, deployment, parameters, state, retry_of, host, pid, \
      created_at, started_at, ended_at, error";
@@ -24,17 +29,10 @@ impl RunStore {
     /// Flow runs, newest first.
     pub async fn list_runs(&self, filter: RunFilter) -> Result<Vec<FlowRunRecord>> {
         self.call(move |connection| {
-            let mut sql = format!("SELECT {FLOW_RUN_COLUMNS} FROM flow_runs WHERE 1 = 1");
-            let mut values: Vec<Value> = Vec::new();
-            if let Some(flow) = filter.flow {
-                sql.push_str(" AND flow = ?");
-                values.push(Value::Text(flow));
-            }
-            if let Some(state) = filter.state {
-                sql.push_str(" AND state = ?");
-                values.push(Value::Text(state.as_str().to_owned()));
-            }
-            sql.push_str(" ORDER BY id DESC");
+            let (condition, mut values) = run_condition(&filter);
+            let mut sql = format!(
+                "SELECT {FLOW_RUN_COLUMNS} FROM flow_runs WHERE {condition} ORDER BY id DESC"
+            );
             if let Some(limit) = filter.limit {
                 sql.push_str(" LIMIT ?");
                 values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -132,6 +130,26 @@ impl RunStore {
         })
         .await
     }
+}
+
+/// The `WHERE` condition of `filter` (its flow, state and backfill), with its values.
+pub(super) fn run_condition(filter: &RunFilter) -> (String, Vec<Value>) {
+    let mut condition = "1 = 1".to_owned();
+    let mut values = Vec::new();
+    if let Some(flow) = &filter.flow {
+        condition.push_str(" AND flow = ?");
+        values.push(Value::Text(flow.clone()));
+    }
+    if let Some(state) = filter.state {
+        condition.push_str(" AND state = ?");
+        values.push(Value::Text(state.as_str().to_owned()));
+    }
+    if let Some(backfill) = &filter.backfill {
+        condition.push_str(" AND json_extract(parameters, ?) = ?");
+        values.push(Value::Text(backfill_path()));
+        values.push(Value::Text(backfill.clone()));
+    }
+    (condition, values)
 }
 
 pub(super) fn flow_run(row: &Row<'_>) -> rusqlite::Result<FlowRunRecord> {

@@ -10,6 +10,11 @@ use crate::runtime::logs::LogLevel;
 use crate::runtime::process::ProcessId;
 use crate::runtime::state::RunState;
 
+/// The run parameter whose value groups runs into a backfill: the runs of one
+/// backfill (`bankpipe backfill`, or runs triggered with it) share its value, the
+/// backfill's id, and a retry keeps it with the other parameters.
+pub const BACKFILL_PARAMETER: &str = "backfill";
+
 /// A flow run's id (what `bankpipe retry` takes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FlowRunId(pub i64);
@@ -110,6 +115,13 @@ pub struct FlowRunRecord {
     pub error: Option<String>,
 }
 
+impl FlowRunRecord {
+    /// The backfill the run belongs to (its [`BACKFILL_PARAMETER`]), if any.
+    pub fn backfill(&self) -> Option<&str> {
+        self.parameters.get(BACKFILL_PARAMETER).map(String::as_str)
+    }
+}
+
 /// A task run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRunRecord {
@@ -177,8 +189,37 @@ pub struct RunFilter {
     pub flow: Option<String>,
     /// Only runs in this state.
     pub state: Option<RunState>,
+    /// Only runs of this backfill (see [`BACKFILL_PARAMETER`]).
+    pub backfill: Option<String>,
     /// At most this many, newest first (`None`: all).
     pub limit: Option<usize>,
+}
+
+/// A backfill: the runs that share a [`BACKFILL_PARAMETER`] value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillSummary {
+    /// The backfill's id (the parameter's value).
+    pub id: String,
+    /// The deployment of its runs, if any.
+    pub deployment: Option<String>,
+    /// Its runs by state.
+    pub states: BTreeMap<RunState, u64>,
+    /// When its first run was created.
+    pub created_at: DateTime<Utc>,
+    /// Its newest run.
+    pub latest_run: FlowRunId,
+}
+
+impl BackfillSummary {
+    /// How many runs it has.
+    pub fn runs(&self) -> u64 {
+        self.states.values().sum()
+    }
+
+    /// Whether every one of its runs has ended.
+    pub fn has_ended(&self) -> bool {
+        self.states.keys().all(|state| state.is_final())
+    }
 }
 
 /// Whose log lines to read.
