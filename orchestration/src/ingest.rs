@@ -40,7 +40,7 @@ pub async fn ingest(
     let mut ingestor = Ingestor::new(options.config.clone(), &options.raw, &options.run_id);
     let mut summaries = Vec::new();
     for entity in Entity::ALL {
-        let (back, run) = tokio::task::spawn_blocking(move || {
+        let (back, run) = crate::runtime::spawn_blocking(move || {
             let run = ingestor.open(entity);
             (ingestor, run)
         })
@@ -65,7 +65,7 @@ async fn write_entity(
     let (accepted_tx, accepted_rx) = mpsc::channel::<BatchResult>(CHANNEL_BATCHES);
     let (quarantine_tx, quarantine_rx) = mpsc::channel::<BatchResult>(CHANNEL_BATCHES);
     let (rows_tx, mut rows_rx) = mpsc::unbounded_channel::<u64>();
-    let producer = tokio::task::spawn_blocking(move || {
+    let producer = crate::runtime::spawn_blocking(move || {
         let mut rows = 0u64;
         let mut failure = None;
         for output in &mut run {

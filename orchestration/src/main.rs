@@ -601,11 +601,8 @@ async fn retry(data: PathBuf, run: i64) -> Result<(), PipelineError> {
 /// the run completed.
 fn finish_run(detail: &FlowRunDetail) -> Result<(), PipelineError> {
     let run = &detail.run;
-    println!(
-        "
-flow run #{} {} ({}):",
-        run.id.0, run.flow, run.state
-    );
+    println!("\nflow run #{} {} ({}):", run.id.0, run.flow, run.state);
+    let width = detail.tasks.iter().map(|t| t.task.len()).max().unwrap_or(0);
     for task in &detail.tasks {
         let seconds = match (task.started_at, task.ended_at) {
             (Some(start), Some(end)) => format!("{:.1} s", (end - start).as_seconds_f64()),
@@ -617,7 +614,7 @@ flow run #{} {} ({}):",
             .or(task.output.note.as_deref())
             .unwrap_or_default();
         println!(
-            "  {:<18} {:<10} attempt {:<2} {seconds:>8}  {said}",
+            "  {:<width$} {:<10} attempt {:<2} {seconds:>8}  {said}",
             task.task,
             task.state.to_string(),
             task.attempt

@@ -1,17 +1,36 @@
-//! The bankpipe pipeline as a flow of the [`runtime`](crate::runtime): `ingest` →
-//! `transform` → `quality` → `publish_postgres` (when the `[postgres]` sink is on),
-//! run by `bankpipe run`, `demo`, `retry`, the scheduler and the dashboard alike.
+//! The bankpipe pipeline as a flow of the [`runtime`](crate::runtime), run by `bankpipe
+//! run`, `demo`, `retry`, the scheduler and the dashboard alike:
+//!
+//! - `ingest`;
+//! - one task per warehouse table, `transform.<table>` (`transform.dim_clients`,
+//!   `transform.fact_transactions`, `transform.mart_client_monthly`, …), each after
+//!   `ingest` and the tasks of the tables it reads (see the
+//!   [catalogue](crate::transform::catalog)): tables that do not read each other build
+//!   at the same time;
+//! - `transform.reconcile`, after the facts it reconciles with their processed rows
+//!   (the run fails unless they do);
+//! - `transform.headline`, after every table and the reconciliation: tells the
+//!   warehouse's tables, the headline figures and the fraud rules' scores;
+//! - `quality`, then `publish_postgres` (when the `[postgres]` sink is on).
 //!
 //! A run's [`PipelineSettings`] are its parameters, stored with the run
 //! ([`PipelineSettings::parameters`]), so a failed run can be retried later from the
 //! run store alone ([`PipelineSettings::from_parameters`]).
 //!
-//! - `ingest` and `transform` are cached: each fingerprints its inputs (the raw
-//!   folder and the ingestion mapping; the processed and quarantine layers, the model's
-//!   settings and the business date) and its outputs (the layers it writes), and is
-//!   skipped when neither changed since it last completed — so a rerun after a failure
-//!   resumes where it stopped. `force` turns caching off.
-//! - `quality` always runs: it records the run's metrics and judges them.
+//! - `ingest` and the table tasks are cached: each fingerprints its inputs (the raw
+//!   folder and the ingestion mapping; for a table, the processed entities and the
+//!   warehouse tables it reads, the model's settings and the business date) and its
+//!   outputs (the layers it writes; the table), and is skipped when neither changed
+//!   since it last completed — so a rerun after a failure resumes at the table that
+//!   failed. `force` turns caching off.
+//! - The table tasks of a run share one [`Transform`]: the report window and daily FX
+//!   rates are computed once, and at most [`TRANSFORM_LANES`] tables build at once,
+//!   each in a DataFusion session holding at most `memory_limit / TRANSFORM_LANES`
+//!   bytes before spilling, so that together they stay within the run's
+//!   `memory_limit` whatever the executor's concurrency.
+//! - `transform.reconcile`, `transform.headline` and `quality` always run: they check
+//!   and tell the warehouse as it is; `quality` records the run's metrics and judges
+//!   them.
 //! - `publish_postgres` is retried on failure (a server restarting, a lost
 //!   connection), three attempts with backoff.
 //!
@@ -20,7 +39,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -34,13 +53,33 @@ use crate::error::{PipelineError, Result};
 use crate::layout::DataLayout;
 use crate::quality::quarantine_share_checks;
 use crate::runtime::{
-    Backoff, Fingerprint, Flow, Task, TaskContext, TaskError, TaskOutput, TaskPolicy,
+    Backoff, Fingerprint, Flow, FlowRunId, Task, TaskContext, TaskError, TaskOutput, TaskPolicy,
 };
-use crate::stages::{Console, publish_to, run_ingest, run_quality, run_transform};
-use crate::transform::{DEFAULT_MEMORY_LIMIT, TransformOptions};
+use crate::stages::{
+    Console, build_table, publish_to, run_ingest, run_quality, run_reconcile, tell_warehouse,
+};
+use crate::transform::catalog::{TABLES, Table};
+use crate::transform::{DEFAULT_MEMORY_LIMIT, RECONCILED, Transform, TransformOptions};
 
 /// The name of the pipeline's flow.
 pub const DAILY_FLOW: &str = "daily";
+
+/// The task that reconciles the facts with their processed rows.
+pub const RECONCILE_TASK: &str = "transform.reconcile";
+
+/// The task that tells the warehouse and its headline figures.
+pub const HEADLINE_TASK: &str = "transform.headline";
+
+/// How many warehouse tables build at once, each with this share of the run's
+/// `memory_limit`: two, one per core of the machines bankpipe is measured on, since
+/// each session already uses every core and two overlap one's single-threaded
+/// stretches (the fraud rules' pass, Delta commits) with the other's work.
+pub const TRANSFORM_LANES: usize = 2;
+
+/// The task that builds the warehouse table `table`: `transform.<table>`.
+pub fn table_task_name(table: &str) -> String {
+    format!("transform.{table}")
+}
 
 /// What one pipeline run works on.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,13 +181,41 @@ impl PipelineSettings {
 }
 
 /// Everything the tasks share: the settings, the configuration read from its file
-/// (or given), where the stages report.
+/// (or given), where the stages report, and the transform of the current run.
 struct Shared {
     settings: PipelineSettings,
     config: PipelineConfig,
     raw: PathBuf,
     layout: DataLayout,
     console: Console,
+    transform: Mutex<Option<(FlowRunId, Arc<Transform>)>>,
+}
+
+impl Shared {
+    /// The transform of `task`'s run, made by the run's first task that needs it.
+    fn transform(&self, task: &TaskContext) -> Result<Arc<Transform>> {
+        let mut current = self
+            .transform
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((run, transform)) = current.as_ref()
+            && *run == task.run_id()
+        {
+            return Ok(Arc::clone(transform));
+        }
+        let options = TransformOptions {
+            memory_limit: self.settings.memory_limit,
+            ..TransformOptions::new(
+                &self.layout,
+                &lake_run_id(task),
+                self.settings.as_of,
+                self.config.model.clone(),
+            )?
+        };
+        let transform = Arc::new(Transform::new(options, TRANSFORM_LANES));
+        *current = Some((task.run_id(), Arc::clone(&transform)));
+        Ok(transform)
+    }
 }
 
 /// The pipeline's flow for `settings` (its configuration read now), the stages'
@@ -168,12 +235,24 @@ pub fn daily_flow(settings: PipelineSettings, console: Console) -> Result<Flow> 
         raw,
         layout,
         console,
+        transform: Mutex::new(None),
     });
     let mut flow = Flow::builder(DAILY_FLOW)
         .exclusive()
-        .task(ingest_task(&shared))
-        .task(transform_task(&shared).after(["ingest"]))
-        .task(task(&shared, "quality", quality).after(["transform"]));
+        .task(ingest_task(&shared));
+    for table in &TABLES {
+        flow = flow.task(table_task(&shared, table));
+    }
+    let facts = RECONCILED.map(|(table, _)| table_task_name(table));
+    let tables = TABLES.iter().map(|t| table_task_name(t.name));
+    flow = flow
+        .task(task(&shared, RECONCILE_TASK, reconcile).after(facts))
+        .task(
+            task(&shared, HEADLINE_TASK, headline)
+                .after(tables)
+                .after([RECONCILE_TASK]),
+        )
+        .task(task(&shared, "quality", quality).after([HEADLINE_TASK]));
     if publish {
         let retried = TaskPolicy {
             retries: 2,
@@ -205,7 +284,7 @@ type StageFuture = futures::future::BoxFuture<'static, Result<TaskOutput>>;
 fn task(
     shared: &Arc<Shared>,
     name: &str,
-    stage: fn(Arc<Shared>, TaskContext) -> StageFuture,
+    stage: impl Fn(Arc<Shared>, TaskContext) -> StageFuture + Send + Sync + 'static,
 ) -> Task {
     let shared = Arc::clone(shared);
     Task::new(name, move |ctx| {
@@ -259,28 +338,40 @@ fn ingest_task(shared: &Arc<Shared>) -> Task {
         })
 }
 
-fn transform_task(shared: &Arc<Shared>) -> Task {
+/// The task of `table`: after `ingest` and the tasks of the tables it reads; cached on
+/// the model's settings, the business date, the processed entities and warehouse
+/// tables it reads, and the table itself.
+fn table_task(shared: &Arc<Shared>, table: &'static Table) -> Task {
     let inputs = Arc::clone(shared);
     let outputs = Arc::clone(shared);
     let cached = !shared.settings.force;
-    task(shared, "transform", transform)
-        .with_input_fingerprint(move |_| {
-            cached.then_some(())?;
-            let layout = &inputs.layout;
-            Fingerprint::new()
-                .text("model", &format!("{:?}", inputs.config.model))
-                .text("as_of", &inputs.settings.as_of.to_string())
-                .path(&layout.root().join("processed"))
-                .and_then(|f| f.path(&layout.root().join("quarantine")))
-                .ok()
-                .map(|f| f.finish())
-        })
-        .with_output_fingerprint(move |_| {
-            Fingerprint::new()
-                .path(&outputs.layout.root().join("transformed"))
-                .ok()
-                .map(|f| f.finish())
-        })
+    let upstream = table.reads.tables.iter().map(|t| table_task_name(t));
+    task(shared, &table_task_name(table.name), move |shared, task| {
+        build(shared, task, table)
+    })
+    .after(["ingest".to_owned()].into_iter().chain(upstream))
+    .with_input_fingerprint(move |_| {
+        cached.then_some(())?;
+        let layout = &inputs.layout;
+        let processed = table.inputs().into_iter().map(|e| layout.processed(e));
+        let warehouse = table.reads.tables.iter().map(|t| layout.transformed(t));
+        processed
+            .chain(warehouse)
+            .try_fold(
+                Fingerprint::new()
+                    .text("model", &format!("{:?}", inputs.config.model))
+                    .text("as_of", &inputs.settings.as_of.to_string()),
+                |fingerprint, path| fingerprint.path(&path),
+            )
+            .ok()
+            .map(|f| f.finish())
+    })
+    .with_output_fingerprint(move |_| {
+        Fingerprint::new()
+            .path(&outputs.layout.transformed(table.name))
+            .ok()
+            .map(|f| f.finish())
+    })
 }
 
 fn ingest(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
@@ -312,22 +403,42 @@ fn ingest(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
     })
 }
 
-fn transform(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
+fn build(shared: Arc<Shared>, task: TaskContext, table: &'static Table) -> StageFuture {
     Box::pin(async move {
-        let console = shared.console.with_task(task.clone());
-        let options = TransformOptions {
-            memory_limit: shared.settings.memory_limit,
-            ..TransformOptions::new(
-                &shared.layout,
-                &lake_run_id(&task),
-                shared.settings.as_of,
-                shared.config.model.clone(),
-            )?
-        };
-        let tables = run_transform(&console, &options, &shared.raw).await?;
+        let transform = shared.transform(&task)?;
+        // Its line goes to the task's log; the terminal gets the whole table at the end.
+        let console = Console::task_log(task);
+        let summary = build_table(&console, &transform, table).await?;
         Ok(TaskOutput {
-            rows_out: Some(tables.iter().map(|t| t.rows).sum()),
-            note: Some(format!("{} tables", tables.len())),
+            rows_out: Some(summary.rows),
+            note: Some(format!("{} rows", summary.rows)),
+            ..TaskOutput::default()
+        })
+    })
+}
+
+fn reconcile(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
+    Box::pin(async move {
+        let console = shared.console.with_task(task);
+        let facts = run_reconcile(&console, &shared.layout).await?;
+        let rows = facts.iter().map(|f| f.rows).sum();
+        Ok(TaskOutput {
+            rows_in: Some(rows),
+            rows_out: Some(rows),
+            note: Some(format!("{} facts reconciled", facts.len())),
+            ..TaskOutput::default()
+        })
+    })
+}
+
+fn headline(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
+    Box::pin(async move {
+        let transform = shared.transform(&task)?;
+        let console = shared.console.with_task(task);
+        let rows = tell_warehouse(&console, &transform, &shared.raw).await?;
+        Ok(TaskOutput {
+            rows_out: Some(rows),
+            note: Some(format!("{} tables, {rows} rows", TABLES.len())),
             ..TaskOutput::default()
         })
     })
@@ -372,7 +483,7 @@ fn publish_postgres(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
         // higher-ranked lifetimes of its borrows (rust-lang/rust#110338), so it runs on
         // a blocking thread of the same runtime, which needs no Send.
         let runtime = tokio::runtime::Handle::current();
-        let report = tokio::task::spawn_blocking(move || {
+        let report = crate::runtime::spawn_blocking(move || {
             let sink = &shared.config.postgres;
             runtime.block_on(publish_to(&console, &shared.layout, &url, &sink.schema))
         })

@@ -10,13 +10,15 @@ use contract::Entity;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingestion::{EntitySummary, IngestConfig};
 use monitoring::checks::{self, QualityConfig};
+use storage::delta::{self, TableLocation};
 
 use crate::error::{PipelineError, Result};
 use crate::ingest::{IngestOptions, ingest};
 use crate::layout::DataLayout;
 use crate::quality::{QualityOptions, QualityReport, quality};
 use crate::runtime::{LogLevel, TaskContext};
-use crate::transform::{TableSummary, TransformOptions, transform};
+use crate::transform::catalog::{TABLES, Table};
+use crate::transform::{Reconciliation, TableSummary, Transform, reconcile};
 use crate::{expected, headline, publish, summary};
 
 /// Where a stage's report goes: printed on the terminal, stored as the log lines of a
@@ -41,6 +43,14 @@ impl Console {
     pub fn with_task(&self, task: TaskContext) -> Console {
         Console {
             print: self.print,
+            task: Some(task),
+        }
+    }
+
+    /// A console that only stores every line as a log line of `task`'s run.
+    pub fn task_log(task: TaskContext) -> Console {
+        Console {
+            print: false,
             task: Some(task),
         }
     }
@@ -151,38 +161,83 @@ impl Spinner {
     }
 }
 
-/// Builds the warehouse, then tells its tables, the headline figures, and the fraud
-/// rules' scores when `raw` holds a generator's planted frauds.
-pub async fn run_transform(
+/// Builds the warehouse table `table` with `transform` and tells its rows, build time
+/// and location.
+pub async fn build_table(
     console: &Console,
-    options: &TransformOptions,
-    raw: &Path,
-) -> Result<Vec<TableSummary>> {
-    let started = Instant::now();
-    let tables = transform(options).await?;
-    let as_of = options.params.as_of;
-    let mut text = format!("\nwarehouse (as of {as_of}):\n");
-    for table in &tables {
-        let location = table.location.url();
-        let path = location
-            .to_file_path()
-            .map_or_else(|()| location.to_string(), |p| p.display().to_string());
-        let reconciled = match table.source {
-            Some((entity, rows)) => format!("  = processed {} {rows}: reconciled", entity.name()),
-            None => String::new(),
-        };
+    transform: &Transform,
+    table: &Table,
+) -> Result<TableSummary> {
+    let summary = transform.build(table).await?;
+    console.say(table_line(
+        &summary.table,
+        summary.rows,
+        Some(summary.elapsed),
+        &summary.location,
+    ));
+    Ok(summary)
+}
+
+/// Reconciles the facts derived one-to-one from an entity with its processed rows,
+/// and tells each; fails at the first that does not reconcile.
+pub async fn run_reconcile(console: &Console, layout: &DataLayout) -> Result<Vec<Reconciliation>> {
+    let facts = reconcile(layout).await?;
+    let mut text = String::from("\nfacts reconciled with the processed layer:\n");
+    for fact in &facts {
         text.push_str(&format!(
-            "  {:<26} {:>10} rows {:>6.2} s  {path}{reconciled}\n",
-            table.table,
-            table.rows,
-            table.elapsed.as_secs_f64()
+            "  {:<26} {:>10} rows = processed {} {}\n",
+            fact.table,
+            fact.rows,
+            fact.entity.name(),
+            fact.rows
         ));
     }
-    text.push_str(&format!(
-        "built in {:.1} s\n",
-        started.elapsed().as_secs_f64()
-    ));
-    let layout = &options.layout;
+    console.say(text.trim_end());
+    Ok(facts)
+}
+
+/// Tells the warehouse after `transform`: every table with its rows and build time
+/// (`unchanged` for those it did not build), how long the build took, the headline
+/// figures, and the fraud rules' scores when `raw` holds a generator's planted frauds.
+/// Returns the warehouse's rows.
+pub async fn tell_warehouse(console: &Console, transform: &Transform, raw: &Path) -> Result<u64> {
+    let (built, span) = transform.built();
+    let layout = &transform.options().layout;
+    let as_of = transform.options().params.as_of;
+    let mut text = format!("\nwarehouse (as of {as_of}):\n");
+    let mut total = 0;
+    for table in &TABLES {
+        let (rows, elapsed, location) = match built.iter().find(|s| s.table == table.name) {
+            Some(summary) => (
+                summary.rows,
+                Some(summary.elapsed),
+                summary.location.clone(),
+            ),
+            None => {
+                let location = TableLocation::local(&layout.transformed(table.name))?;
+                (delta::count_rows(&location).await?, None, location)
+            }
+        };
+        total += rows;
+        text.push_str(&table_line(table.name, rows, elapsed, &location));
+        text.push('\n');
+    }
+    match span {
+        Some(span) => {
+            text.push_str(&format!(
+                "{} tables built in {:.1} s, at most {} at a time",
+                built.len(),
+                span.as_secs_f64(),
+                transform.lanes()
+            ));
+            let unchanged = TABLES.len() - built.len();
+            if unchanged > 0 {
+                text.push_str(&format!("; {unchanged} unchanged"));
+            }
+            text.push('\n');
+        }
+        None => text.push_str("every table unchanged (none built in this run)\n"),
+    }
     text.push_str(&headline::headline(layout).await?);
     let planted = raw.join("_generator").join("planted_frauds.csv");
     if planted.is_file() {
@@ -191,7 +246,25 @@ pub async fn run_transform(
         text.push_str(&headline::render_scores(&scores));
     }
     console.say(text.trim_end());
-    Ok(tables)
+    Ok(total)
+}
+
+/// A table's line: name, rows, build time (`unchanged` when not built), location.
+fn table_line(
+    table: &str,
+    rows: u64,
+    elapsed: Option<Duration>,
+    location: &TableLocation,
+) -> String {
+    let url = location.url();
+    let path = url
+        .to_file_path()
+        .map_or_else(|()| url.to_string(), |p| p.display().to_string());
+    let time = elapsed.map_or_else(
+        || "unchanged".to_owned(),
+        |t| format!("{:.2} s", t.as_secs_f64()),
+    );
+    format!("  {table:<26} {rows:>10} rows {time:>10}  {path}")
 }
 
 /// Judges the lake's quality for run `run_id`, tells the verdicts and the report's

@@ -1,13 +1,17 @@
-//! The pipeline as a flow of the runtime (`bankpipe run`, `retry`): tasks recorded in
-//! the run store, cached stages skipped on a rerun, a failed run resumed by `retry`.
+//! The pipeline as a flow of the runtime (`bankpipe run`, `retry`): a task per
+//! warehouse table with its dependencies, tasks recorded in the run store, cached
+//! stages skipped on a rerun, a failed run resumed by `retry` at the task that failed.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use orchestration::DataLayout;
 use orchestration::generate::{GenerateOptions, generate};
-use orchestration::pipeline::{PipelineSettings, daily_flow};
+use orchestration::pipeline::{PipelineSettings, daily_flow, table_task_name};
 use orchestration::run_alerts::alert_run;
 use orchestration::runtime::{Executor, FlowRunDetail, RunRequest, RunState, RunStore};
 use orchestration::stages::Console;
+use orchestration::transform::catalog::TABLES;
 
 const AS_OF: &str = "2026-11-24";
 
@@ -35,7 +39,7 @@ async fn run(settings: &PipelineSettings) -> FlowRunDetail {
     Executor::new(store).run(&flow, request).await.expect("run")
 }
 
-fn states(detail: &FlowRunDetail) -> Vec<(String, RunState)> {
+fn states(detail: &FlowRunDetail) -> BTreeMap<String, RunState> {
     detail
         .tasks
         .iter()
@@ -43,47 +47,156 @@ fn states(detail: &FlowRunDetail) -> Vec<(String, RunState)> {
         .collect()
 }
 
-fn owned(tasks: &[(&str, RunState)]) -> Vec<(String, RunState)> {
-    tasks.iter().map(|(t, s)| (t.to_string(), *s)).collect()
+/// Every task of the flow (without PostgreSQL) in state `all`, but those of `except`.
+fn expected(all: RunState, except: &[(&str, RunState)]) -> BTreeMap<String, RunState> {
+    let tables = TABLES.iter().map(|t| table_task_name(t.name));
+    let mut states: BTreeMap<String, RunState> = [
+        "ingest",
+        "transform.reconcile",
+        "transform.headline",
+        "quality",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(tables)
+    .map(|task| (task, all))
+    .collect();
+    for (task, state) in except {
+        states.insert((*task).to_owned(), *state);
+    }
+    states
+}
+
+/// The commits of the warehouse table `table`.
+fn commits(layout: &DataLayout, table: &str) -> usize {
+    std::fs::read_dir(layout.transformed(table).join("_delta_log"))
+        .expect("log")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+        .count()
+}
+
+#[tokio::test]
+async fn the_flow_has_a_task_per_table_after_the_tables_it_reads() {
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = PipelineSettings::new(dir.path().to_owned(), AS_OF.parse().expect("date"));
+    let flow = daily_flow(settings, Console::default()).expect("flow");
+    let dependencies: BTreeMap<&str, Vec<&str>> = flow
+        .tasks()
+        .iter()
+        .map(|t| {
+            (
+                t.name(),
+                t.dependencies().iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let after = |task: &str| dependencies.get(task).cloned().unwrap_or_default();
+    assert_eq!(dependencies.len(), TABLES.len() + 4, "{dependencies:?}");
+    assert_eq!(after("transform.dim_clients"), ["ingest"]);
+    assert_eq!(
+        after("transform.dim_satisfaction"),
+        ["ingest", "transform.dim_clients", "transform.dim_products"]
+    );
+    assert_eq!(
+        after("transform.fact_transactions"),
+        [
+            "ingest",
+            "transform.dim_accounts",
+            "transform.dim_clients",
+            "transform.dim_products",
+            "transform.fact_fraudes"
+        ]
+    );
+    assert_eq!(
+        after("transform.mart_fraud_daily"),
+        ["ingest", "transform.fact_fraudes"]
+    );
+    assert!(after("transform.mart_client_monthly").contains(&"transform.fact_revenue"));
+    assert_eq!(
+        after("transform.mart_loan_portfolio"),
+        ["ingest"],
+        "the portfolio reads the loans' months, not the facts"
+    );
+    for fact in [
+        "fact_transactions",
+        "fact_loans",
+        "fact_payments",
+        "fact_revenue",
+    ] {
+        assert!(
+            after("transform.dim_dates").contains(&table_task_name(fact).as_str()),
+            "{fact}"
+        );
+    }
+    assert_eq!(
+        after("transform.reconcile"),
+        [
+            "transform.fact_transactions",
+            "transform.fact_loans",
+            "transform.fact_payments"
+        ]
+    );
+    let headline = after("transform.headline");
+    for table in &TABLES {
+        assert!(
+            headline.contains(&table_task_name(table.name).as_str()),
+            "{}",
+            table.name
+        );
+    }
+    assert!(headline.contains(&"transform.reconcile"));
+    assert_eq!(after("quality"), ["transform.headline"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rerun_skips_the_stages_whose_inputs_did_not_change() {
     let dir = tempfile::tempdir().expect("dir");
-    let settings = small_bank(dir.path());
+    // The demo's run: the generator's counts checked, the facts reconciled.
+    let settings = PipelineSettings {
+        demo: true,
+        ..small_bank(dir.path())
+    };
     let first = run(&settings).await;
     assert_eq!(first.run.state, RunState::Completed, "{first:?}");
-    assert_eq!(
-        states(&first),
-        owned(&[
-            ("ingest", RunState::Completed),
-            ("transform", RunState::Completed),
-            ("quality", RunState::Completed),
-        ])
-    );
+    assert_eq!(states(&first), expected(RunState::Completed, &[]));
     let ingest = first.task("ingest").expect("ingest");
     assert!(ingest.output.rows_in > ingest.output.rows_out, "{ingest:?}");
     assert!(ingest.output.rows_out > Some(1000), "{ingest:?}");
+    let reconcile = first.task("transform.reconcile").expect("reconcile");
+    let facts = first.task("transform.fact_transactions").expect("fact");
+    assert!(facts.output.rows_out > Some(1000), "{facts:?}");
+    assert!(
+        reconcile.output.rows_out > facts.output.rows_out,
+        "{reconcile:?}"
+    );
+    assert_eq!(reconcile.output.note.as_deref(), Some("3 facts reconciled"));
     let layout = DataLayout::new(dir.path());
-    let warehouse = std::fs::read_dir(layout.transformed("fact_transactions").join("_delta_log"))
-        .expect("log")
-        .count();
+    let warehouse = commits(&layout, "fact_transactions");
 
     let second = run(&settings).await;
+    let tables: Vec<(String, RunState)> = TABLES
+        .iter()
+        .map(|t| (table_task_name(t.name), RunState::Skipped))
+        .collect();
+    let skipped: Vec<(&str, RunState)> = tables
+        .iter()
+        .map(|(t, s)| (t.as_str(), *s))
+        .chain([("ingest", RunState::Skipped)])
+        .collect();
+    assert_eq!(states(&second), expected(RunState::Completed, &skipped));
+    for task in ["ingest", "transform.mart_client_monthly"] {
+        let note = second.task(task).and_then(|t| t.output.note.clone());
+        assert!(
+            note.is_some_and(|n| n.starts_with("cached")),
+            "{task}: {second:?}"
+        );
+    }
     assert_eq!(
-        states(&second),
-        owned(&[
-            ("ingest", RunState::Skipped),
-            ("transform", RunState::Skipped),
-            ("quality", RunState::Completed),
-        ])
+        commits(&layout, "fact_transactions"),
+        warehouse,
+        "no new commit to the warehouse"
     );
-    let note = second.task("ingest").and_then(|t| t.output.note.clone());
-    assert!(note.is_some_and(|n| n.starts_with("cached")), "{second:?}");
-    let after = std::fs::read_dir(layout.transformed("fact_transactions").join("_delta_log"))
-        .expect("log")
-        .count();
-    assert_eq!(after, warehouse, "no new commit to the warehouse");
 
     // `force` runs everything again.
     let forced = PipelineSettings {
@@ -91,14 +204,65 @@ async fn a_rerun_skips_the_stages_whose_inputs_did_not_change() {
         ..settings.clone()
     };
     let third = run(&forced).await;
+    assert_eq!(states(&third), expected(RunState::Completed, &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_table_is_resumed_from_its_task() {
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = small_bank(dir.path());
+    let layout = DataLayout::new(dir.path());
+    // A file where `fact_revenue`'s table goes: its task cannot write it.
+    let revenue = layout.transformed("fact_revenue");
+    std::fs::create_dir_all(revenue.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&revenue, "in the way").expect("file");
+    let failed = run(&settings).await;
+    assert_eq!(failed.run.state, RunState::Failed);
+    let cancelled = RunState::Cancelled;
     assert_eq!(
-        states(&third),
-        owned(&[
-            ("ingest", RunState::Completed),
-            ("transform", RunState::Completed),
-            ("quality", RunState::Completed),
-        ])
+        states(&failed),
+        expected(
+            RunState::Completed,
+            &[
+                ("transform.fact_revenue", RunState::Failed),
+                ("transform.dim_dates", cancelled),
+                ("transform.mart_client_monthly", cancelled),
+                ("transform.mart_product_performance", cancelled),
+                ("transform.headline", cancelled),
+                ("quality", cancelled),
+            ]
+        ),
+        "what reads fact_revenue is not run; the rest is"
     );
+    let error = failed
+        .task("transform.fact_revenue")
+        .and_then(|t| t.error.clone())
+        .unwrap_or_default();
+    assert!(error.contains("fact_revenue"), "{error}");
+    let facts = commits(&layout, "fact_transactions");
+
+    // The way cleared, the retry resumes at fact_revenue.
+    std::fs::remove_file(&revenue).expect("remove");
+    let store = RunStore::open_in(dir.path()).await.expect("store");
+    let flow = daily_flow(settings.clone(), Console::default()).expect("flow");
+    let retried = Executor::new(store)
+        .retry(&flow, failed.run.id)
+        .await
+        .expect("retry");
+    assert_eq!(retried.run.state, RunState::Completed, "{retried:?}");
+    let reused: Vec<(&str, RunState)> = failed
+        .tasks
+        .iter()
+        .filter(|t| t.state == RunState::Completed)
+        .map(|t| (t.task.as_str(), RunState::Skipped))
+        .collect();
+    assert_eq!(
+        states(&retried),
+        expected(RunState::Completed, &reused),
+        "the completed tasks reused, the others run"
+    );
+    assert_eq!(commits(&layout, "fact_transactions"), facts);
+    assert_eq!(commits(&layout, "fact_revenue"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,11 +287,7 @@ async fn a_failed_run_is_retried_from_its_failed_task() {
     assert_eq!(failed.run.state, RunState::Failed);
     assert_eq!(
         states(&failed),
-        owned(&[
-            ("ingest", RunState::Completed),
-            ("transform", RunState::Completed),
-            ("quality", RunState::Failed),
-        ])
+        expected(RunState::Completed, &[("quality", RunState::Failed)])
     );
     let quality = failed.task("quality").expect("quality");
     assert_eq!(quality.attempt, 1, "a failed check is not retried");
@@ -155,7 +315,7 @@ async fn a_failed_run_is_retried_from_its_failed_task() {
         "the same failure is not told twice"
     );
 
-    // The check is fixed; the retry reuses ingest and transform.
+    // The check is fixed; the retry reuses ingest and the warehouse.
     std::fs::write(&config, failing.replace("max = 10 ", "max = 100000000 ")).expect("config");
     let store = RunStore::open_in(dir.path()).await.expect("store");
     let stored = store.get_run(failed.run.id).await.expect("stored run");
@@ -170,11 +330,7 @@ async fn a_failed_run_is_retried_from_its_failed_task() {
     assert_eq!(retried.run.retry_of, Some(failed.run.id));
     assert_eq!(
         states(&retried),
-        owned(&[
-            ("ingest", RunState::Skipped),
-            ("transform", RunState::Skipped),
-            ("quality", RunState::Completed),
-        ])
+        expected(RunState::Skipped, &[("quality", RunState::Completed)])
     );
     alert_run(&retried, &alerting, &layout)
         .await
