@@ -59,6 +59,15 @@ pub enum IngestError {
     /// A DataFusion query failed while running.
     #[error("query: {0}")]
     DataFusion(Box<datafusion::error::DataFusionError>),
+    /// The thread reading a source ahead could not start, or stopped without a word
+    /// (a bug or an exhausted resource, not bad data).
+    #[error("{entity}: the reading thread {message}")]
+    Reader {
+        /// The entity being read.
+        entity: String,
+        /// What happened to the thread.
+        message: String,
+    },
     /// Rows were lost between reading and writing: a bug, never bad data.
     #[error(
         "{entity}: conservation broken: {raw} raw rows but {accepted} accepted + {quarantined} quarantined"

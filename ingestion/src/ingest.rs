@@ -19,7 +19,7 @@ use crate::keys::{Holder, Key, KeySet, key_of, values_hashes};
 use crate::mapping::Mapper;
 use crate::parse::ValueFormat;
 use crate::quarantine::{Quarantine, RejectedBy, Rejection};
-use crate::source::{BATCH_ROWS, FileSet, QuerySource, RowSource, TextBatch};
+use crate::source::{BATCH_ROWS, FileSet, QuerySource, ReadAhead, RowSource, TextBatch};
 use crate::typing::{Broken, Failures, check_rows, type_column};
 
 /// What an entity's ingestion yields, batch by batch.
@@ -158,6 +158,7 @@ impl Ingestor {
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect();
+                let files = ReadAhead::start(Box::new(files), entity.name(), &self.run_id)?;
                 (Box::new(files), names)
             }
         };

@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 /// The hash of a key's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,15 +107,22 @@ impl KeySet {
 }
 
 /// The hash of row `row`'s values in `columns` (null where a value is null: a key
-/// with a null in it is no key).
+/// with a null in it is no key). A key of one column, the usual case, is hashed in
+/// one call; composite keys value by value, each followed by a separator.
 pub fn key_of(columns: &[&ArrayRef], row: usize) -> Option<Key> {
-    let mut hasher = Xxh3::new();
-    for column in columns {
-        if column.is_null(row) || !hash_value(&mut hasher, column, row) {
-            return None;
+    let digest = match columns {
+        [column] if column.is_valid(row) => with_bytes(column, row, xxh3_128)?,
+        [_] => return None,
+        _ => {
+            let mut hasher = Xxh3::new();
+            for column in columns {
+                if column.is_null(row) || !hash_value(&mut hasher, column, row) {
+                    return None;
+                }
+            }
+            hasher.digest128()
         }
-    }
-    let digest = hasher.digest128();
+    };
     Some(Key(digest as u64, (digest >> 64) as u64))
 }
 
@@ -142,31 +149,30 @@ pub fn values_hashes(columns: &[ArrayRef], rows: usize) -> Vec<u64> {
 
 /// Feeds one non-null value, then a separator; false for a type keys never have.
 fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) -> bool {
-    match column.data_type() {
-        DataType::Utf8 => hasher.update(column.as_string::<i32>().value(row).as_bytes()),
-        DataType::Date32 => {
-            hasher.update(&column.as_primitive::<Date32Type>().value(row).to_le_bytes())
-        }
-        DataType::Int32 => {
-            hasher.update(&column.as_primitive::<Int32Type>().value(row).to_le_bytes())
-        }
-        DataType::Timestamp(..) => hasher.update(
-            &column
-                .as_primitive::<TimestampMicrosecondType>()
-                .value(row)
-                .to_le_bytes(),
-        ),
-        DataType::Decimal128(..) => hasher.update(
-            &column
-                .as_primitive::<Decimal128Type>()
-                .value(row)
-                .to_le_bytes(),
-        ),
-        DataType::Boolean => hasher.update(&[u8::from(column.as_boolean().value(row))]),
-        _ => return false,
+    let fed = with_bytes(column, row, |bytes| hasher.update(bytes)).is_some();
+    if fed {
+        hasher.update(&[0x1f]);
     }
-    hasher.update(&[0x1f]);
-    true
+    fed
+}
+
+/// `f` of the bytes of one non-null value; none for a type keys never have.
+fn with_bytes<R>(column: &ArrayRef, row: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    Some(match column.data_type() {
+        DataType::Utf8 => f(column.as_string::<i32>().value(row).as_bytes()),
+        DataType::Date32 => f(&column.as_primitive::<Date32Type>().value(row).to_le_bytes()),
+        DataType::Int32 => f(&column.as_primitive::<Int32Type>().value(row).to_le_bytes()),
+        DataType::Timestamp(..) => f(&column
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(row)
+            .to_le_bytes()),
+        DataType::Decimal128(..) => f(&column
+            .as_primitive::<Decimal128Type>()
+            .value(row)
+            .to_le_bytes()),
+        DataType::Boolean => f(&[u8::from(column.as_boolean().value(row))]),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use arrow::compute::concat_batches;
 use contract::{RuleId, schema::quarantine_schema};
 
 /// One rejected row.
@@ -44,6 +45,9 @@ pub struct Quarantine {
     column: StringBuilder,
     reason: StringBuilder,
     rows: usize,
+    /// Batches taken over from other quarantines ([`Quarantine::absorb`]), and their rows.
+    absorbed: Vec<RecordBatch>,
+    absorbed_rows: usize,
     counts: BTreeMap<RuleId, u64>,
     configured: BTreeMap<String, u64>,
 }
@@ -61,6 +65,8 @@ impl Quarantine {
             column: StringBuilder::new(),
             reason: StringBuilder::new(),
             rows: 0,
+            absorbed: Vec::new(),
+            absorbed_rows: 0,
             counts: BTreeMap::new(),
             configured: BTreeMap::new(),
         }
@@ -86,9 +92,25 @@ impl Quarantine {
         self.rows += 1;
     }
 
+    /// Takes over `other`'s rows and counts (a quarantine filled on another thread,
+    /// e.g. by a source reading ahead).
+    pub fn absorb(&mut self, mut other: Quarantine) -> Result<(), arrow::error::ArrowError> {
+        if let Some(batch) = other.take_batch()? {
+            self.absorbed_rows += batch.num_rows();
+            self.absorbed.push(batch);
+        }
+        for (rule, rows) in other.counts {
+            *self.counts.entry(rule).or_default() += rows;
+        }
+        for (rule, rows) in other.configured {
+            *self.configured.entry(rule).or_default() += rows;
+        }
+        Ok(())
+    }
+
     /// Rows waiting to be taken as a batch.
     pub fn pending(&self) -> usize {
-        self.rows
+        self.rows + self.absorbed_rows
     }
 
     /// Rows quarantined so far under the contract's rules, by rule.
@@ -103,6 +125,18 @@ impl Quarantine {
 
     /// Takes the pending rows as a batch of the quarantine schema, if there are any.
     pub fn take_batch(&mut self) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
+        let mut batches = std::mem::take(&mut self.absorbed);
+        self.absorbed_rows = 0;
+        batches.extend(self.take_own_batch()?);
+        match batches.len() {
+            0 => Ok(None),
+            1 => Ok(batches.pop()),
+            _ => concat_batches(&quarantine_schema(), &batches).map(Some),
+        }
+    }
+
+    /// The rows pushed here (not absorbed) as a batch, if there are any.
+    fn take_own_batch(&mut self) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
         if self.rows == 0 {
             return Ok(None);
         }
@@ -159,5 +193,30 @@ mod tests {
         assert_eq!(q.counts().get(&RuleId::MalformedRecord), Some(&1));
         assert_eq!(q.configured_counts().get("amount_limit"), Some(&1));
         assert!(q.take_batch().expect("no error").is_none());
+    }
+
+    #[test]
+    fn an_absorbed_quarantine_adds_its_rows_and_counts() {
+        let row = |rule| Rejection {
+            file: "t.csv",
+            line: Some(2),
+            raw: "x",
+            rule: RejectedBy::Contract(rule),
+            column: None,
+            reason: "bad",
+        };
+        let mut main = Quarantine::new("transactions", "run-1");
+        main.push(row(RuleId::Duplicate));
+        let mut ahead = Quarantine::new("transactions", "run-1");
+        ahead.push(row(RuleId::MalformedRecord));
+        ahead.push(row(RuleId::MalformedRecord));
+        main.absorb(ahead).expect("absorbed");
+        assert_eq!(main.pending(), 3);
+        assert_eq!(main.counts().get(&RuleId::MalformedRecord), Some(&2));
+        assert_eq!(main.counts().get(&RuleId::Duplicate), Some(&1));
+        let batch = main.take_batch().expect("a valid batch").expect("rows");
+        assert_eq!(batch.num_rows(), 3);
+        assert_eq!(main.pending(), 0);
+        assert!(main.take_batch().expect("no error").is_none());
     }
 }

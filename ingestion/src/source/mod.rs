@@ -11,6 +11,7 @@ mod files;
 mod jsonl;
 mod parquet;
 mod query;
+mod read_ahead;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub use self::files::FileSet;
 pub use self::jsonl::JsonlSource;
 pub use self::parquet::ParquetSource;
 pub use self::query::QuerySource;
+pub use self::read_ahead::ReadAhead;
 
 /// How many rows a source puts in one batch.
 pub const BATCH_ROWS: usize = 32 * 1024;
