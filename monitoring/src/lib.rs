@@ -1,8 +1,9 @@
 //! Monitoring: what each run's data looks like, kept as history, and judged.
 //!
-//! - [`profile`]: per table and column, the row count, nulls, distinct values and the
-//!   range and mean of numbers, dates and flags, computed by one DataFusion aggregate
-//!   per table;
+//! - [`profile`]: per table and column, the row count, nulls, distinct values, the
+//!   range, mean and quantiles of numbers, dates and flags (one DataFusion aggregate
+//!   per table, quantiles by [`quantiles`]) and the frequent values of codes;
+//! - [`quantiles`]: an aggregate giving several quantiles of a column from one t-digest;
 //! - [`metrics`]: those figures as rows of a Delta table (`data/monitoring/metrics`),
 //!   one set per run, so the history accumulates;
 //! - [`anomaly`]: robust bands over a metric's history (median ± k·MAD);
@@ -27,6 +28,7 @@ pub mod measure;
 pub mod metrics;
 pub mod personal;
 pub mod profile;
+pub mod quantiles;
 pub mod report;
 
 pub use error::{MonitoringError, Result};

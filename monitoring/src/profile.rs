@@ -4,22 +4,23 @@
 //! count; per column the nulls and an estimate of distinct values; for numbers, dates,
 //! timestamps and flags also the minimum, maximum and mean (dates and timestamps in
 //! seconds since 1970, flags as the share of true), and for numbers, dates and
-//! timestamps the [`QUANTILES`] (t-digest estimates). Then each code column (text with
+//! timestamps the [`QUANTILES`] (t-digest estimates, [`crate::quantiles`]). Then each code column (text with
 //! at most [`CODE_LIMIT`] distinct values) is counted per value for its
 //! [`TOP_VALUES`] most frequent values.
 //!
 //! The contract's personal columns get nulls and distinct values only: their
 //! extremes, quantiles or frequent values would be some person's data.
 
-use arrow::array::{Array, Float64Array, RecordBatch};
+use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use crate::error::{MonitoringError, Result};
 use crate::measure::code_counts;
 use crate::personal::is_personal;
+use crate::quantiles;
 use transformation::sql::quote_ident;
 
 /// The quantiles profiled, in percent.
@@ -147,6 +148,7 @@ pub enum Depth {
 /// Profiles the table registered in `ctx` as `table`, to `depth`.
 pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<TableProfile> {
     let error = |e| MonitoringError::datafusion(table, e);
+    ctx.register_udaf(quantiles::udaf());
     let frame = ctx.table(table).await.map_err(error)?;
     let fields: Vec<(String, DataType)> = frame
         .schema()
@@ -176,12 +178,7 @@ pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<
                 "min({number}) AS lo{index}, max({number}) AS hi{index}, avg({number}) AS mean{index}"
             ));
             if kind != ColumnKind::Flag {
-                for percent in QUANTILES {
-                    select.push(format!(
-                        "approx_percentile_cont({}) WITHIN GROUP (ORDER BY {number}) AS q{percent}_{index}",
-                        f64::from(percent) / 100.0
-                    ));
-                }
+                select.push(format!("{}({number}) AS q{index}", quantiles::NAME));
             }
         }
     }
@@ -226,8 +223,8 @@ pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<
             max: number(&format!("hi{index}")),
             mean: number(&format!("mean{index}")),
             quantiles: QUANTILES
-                .iter()
-                .filter_map(|&p| Some((p, number(&format!("q{p}_{index}"))?)))
+                .into_iter()
+                .zip(list(row, &format!("q{index}")))
                 .collect(),
             top,
         });
@@ -237,6 +234,24 @@ pub async fn profile(ctx: &SessionContext, table: &str, depth: Depth) -> Result<
         rows,
         columns,
     })
+}
+
+/// The numbers of list column `name` of the first row; none when absent or null.
+fn list(batch: &RecordBatch, name: &str) -> Vec<f64> {
+    let Some(lists) = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_list_opt::<i32>())
+    else {
+        return Vec::new();
+    };
+    if lists.is_null(0) {
+        return Vec::new();
+    }
+    let values = lists.value(0);
+    values
+        .as_primitive_opt::<Float64Type>()
+        .map(|v| v.iter().flatten().collect())
+        .unwrap_or_default()
 }
 
 /// The value of column `name` of the first row, as a number; none when absent or null.
