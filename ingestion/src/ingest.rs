@@ -113,43 +113,18 @@ impl Ingestor {
     /// Reads the first batch, so that the processed schema (which carries the
     /// source's extra columns) is known before any row is written.
     pub fn open(&self, entity: Entity) -> Result<Option<EntityRun>> {
-        let default = EntityConfig {
-            keep_extra_columns: true,
-            ..EntityConfig::default()
-        };
-        let config = self.config.entities.get(entity.name()).unwrap_or(&default);
+        let default = contract_files();
+        let config = self.entity_config(entity, &default);
         let spec = entity.spec();
         let mut quarantine = Quarantine::new(entity.name(), &self.run_id);
         let (source, files): (Box<dyn RowSource>, Vec<String>) = match &config.query {
             Some(sql) => {
-                let words: Vec<&str> = sql
-                    .split(|c: char| !c.is_alphanumeric() && c != '_')
-                    .collect();
-                let mut sources = Vec::new();
-                for (name, source) in self
-                    .config
-                    .sources
-                    .iter()
-                    .filter(|(name, _)| words.contains(&name.as_str()))
-                {
-                    let files = FileSet::new(
-                        &self.raw,
-                        &source.files,
-                        source.format,
-                        source.options.clone(),
-                    )?;
-                    sources.push((name.clone(), files));
-                }
+                let sources = self.query_sources(sql)?;
                 let query = QuerySource::start(entity.name(), sql, sources, &mut quarantine)?;
                 (Box::new(query), vec![format!("query:{entity}")])
             }
             None => {
-                let patterns = config
-                    .files
-                    .clone()
-                    .unwrap_or_else(|| vec![spec.file_pattern.to_owned()]);
-                let files =
-                    FileSet::new(&self.raw, &patterns, config.format, config.options.clone())?;
+                let files = self.entity_files(entity, config)?;
                 if files.files().is_empty() {
                     return Ok(None);
                 }
@@ -222,6 +197,78 @@ impl Ingestor {
         Ok(Some(run))
     }
 
+    /// The files `entity` reads in this run (for a query, the files of the sources
+    /// it names); `None` when it has no source: [`open`](Self::open) would find
+    /// nothing to read.
+    pub fn inputs(&self, entity: Entity) -> Result<Option<Vec<PathBuf>>> {
+        let default = contract_files();
+        let config = self.entity_config(entity, &default);
+        let files: Vec<PathBuf> = match &config.query {
+            Some(sql) => self
+                .query_sources(sql)?
+                .iter()
+                .flat_map(|(_, files)| files.files().iter().cloned())
+                .collect(),
+            None => {
+                let files = self.entity_files(entity, config)?;
+                if files.files().is_empty() {
+                    return Ok(None);
+                }
+                files.files().to_vec()
+            }
+        };
+        Ok(Some(files))
+    }
+
+    /// Checks `entity`'s references to `parent` against `keys` (the keys of the
+    /// parent's accepted rows), for a parent not ingested by this ingestor: one
+    /// ingested by another in the same run, or earlier and read back from its
+    /// processed table ([`KeySet::extend_from_batch`]).
+    pub fn set_parent_keys(&mut self, parent: Entity, keys: Arc<KeySet>) {
+        self.accepted_keys.insert(parent, keys);
+    }
+
+    /// The keys of `entity`'s accepted rows, kept by [`finish`](Self::finish) when
+    /// other entities refer to it (or given by [`set_parent_keys`](Self::set_parent_keys)).
+    pub fn accepted_keys(&self, entity: Entity) -> Option<Arc<KeySet>> {
+        self.accepted_keys.get(&entity).cloned()
+    }
+
+    /// `entity`'s configuration, else `default`.
+    fn entity_config<'a>(&'a self, entity: Entity, default: &'a EntityConfig) -> &'a EntityConfig {
+        self.config.entities.get(entity.name()).unwrap_or(default)
+    }
+
+    /// The named sources that `sql` reads.
+    fn query_sources(&self, sql: &str) -> Result<Vec<(String, FileSet)>> {
+        let words: Vec<&str> = sql
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .collect();
+        self.config
+            .sources
+            .iter()
+            .filter(|(name, _)| words.contains(&name.as_str()))
+            .map(|(name, source)| {
+                let files = FileSet::new(
+                    &self.raw,
+                    &source.files,
+                    source.format,
+                    source.options.clone(),
+                )?;
+                Ok((name.clone(), files))
+            })
+            .collect()
+    }
+
+    /// The files of an entity fed by files (the contract's pattern by default).
+    fn entity_files(&self, entity: Entity, config: &EntityConfig) -> Result<FileSet> {
+        let patterns = config
+            .files
+            .clone()
+            .unwrap_or_else(|| vec![entity.spec().file_pattern.to_owned()]);
+        FileSet::new(&self.raw, &patterns, config.format, config.options.clone())
+    }
+
     /// Ends `run`: checks conservation, keeps its accepted keys for the entities
     /// that refer to it, and returns its counts.
     pub fn finish(&mut self, run: EntityRun) -> Result<EntitySummary> {
@@ -259,6 +306,15 @@ impl Ingestor {
             self.accepted_keys.insert(entity, Arc::new(keys));
         }
         Ok(summary)
+    }
+}
+
+/// The configuration of an entity the configuration does not name: the contract's
+/// files, their extra columns kept.
+fn contract_files() -> EntityConfig {
+    EntityConfig {
+        keep_extra_columns: true,
+        ..EntityConfig::default()
     }
 }
 
@@ -528,5 +584,59 @@ impl Iterator for EntityRun {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_output().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENTS: &str = "client_id,first_name,last_name,birth_date,gender,email,phone,city,country,segment,kyc_risk,joined_on,updated_at
+C1,Ann,Lee,1980-01-02,F,,,Paris,FR,retail,low,2020-01-01,2024-01-01T00:00:00Z
+";
+    const ACCOUNTS: &str = "account_id,client_id,product_id,iban,currency,opened_on,closed_on,status,branch_code,updated_at
+A1,C1,P1,,EUR,2020-01-01,,active,B01,2024-01-01T00:00:00Z
+A2,C9,P1,,EUR,2020-01-01,,active,B01,2024-01-01T00:00:00Z
+";
+
+    /// Ingests `entity` with `ingestor` to its end; its summary.
+    fn ingest(ingestor: &mut Ingestor, entity: Entity) -> EntitySummary {
+        let mut run = ingestor.open(entity).expect("open").expect("a source");
+        for output in &mut run {
+            output.expect("a batch");
+        }
+        ingestor.finish(run).expect("conservation")
+    }
+
+    #[test]
+    fn a_child_is_checked_against_parent_keys_from_another_ingestor() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("clients.csv"), CLIENTS).expect("clients");
+        std::fs::write(dir.path().join("accounts.csv"), ACCOUNTS).expect("accounts");
+        let config = IngestConfig::default();
+        let mut parent = Ingestor::new(config.clone(), dir.path(), "run-1");
+        assert_eq!(
+            parent.inputs(Entity::Clients).expect("inputs"),
+            Some(vec![dir.path().join("clients.csv")])
+        );
+        assert_eq!(parent.inputs(Entity::Loans).expect("inputs"), None);
+        assert_eq!(ingest(&mut parent, Entity::Clients).accepted, 1);
+        let keys = parent
+            .accepted_keys(Entity::Clients)
+            .expect("a parent's keys");
+        assert_eq!(keys.len(), 1);
+
+        // Another ingestor, as in another task: the keys handed over.
+        let mut child = Ingestor::new(config, dir.path(), "run-1");
+        child.set_parent_keys(Entity::Clients, keys);
+        let accounts = ingest(&mut child, Entity::Accounts);
+        assert_eq!(accounts.accepted, 1);
+        assert_eq!(accounts.quarantined.get(&RuleId::OrphanReference), Some(&1));
+        assert_eq!(
+            accounts.unchecked_references,
+            ["product_id → products"],
+            "no keys of products: not checked"
+        );
+        assert!(child.accepted_keys(Entity::Accounts).is_some());
     }
 }

@@ -8,9 +8,12 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
+use arrow::error::ArrowError;
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
@@ -104,6 +107,36 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds the key of every row of `batch` in its columns `key_columns` (in the
+    /// key's order; a row with a null in its key has none), such as a parent's
+    /// accepted keys read back from its processed table, to check references against.
+    /// Text read back in another layout (`Utf8View`, `LargeUtf8`) is
+    /// hashed as the text it is, so the keys are those ingestion found.
+    pub fn extend_from_batch(
+        &mut self,
+        batch: &RecordBatch,
+        key_columns: &[&str],
+    ) -> Result<(), ArrowError> {
+        let columns = key_columns
+            .iter()
+            .map(|name| {
+                let column = batch.column(batch.schema_ref().index_of(name)?);
+                match column.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 => cast(column, &DataType::Utf8),
+                    _ => Ok(Arc::clone(column)),
+                }
+            })
+            .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
+        let columns: Vec<&ArrayRef> = columns.iter().collect();
+        let holder = Holder::new(0, 0);
+        for row in 0..batch.num_rows() {
+            if let Some(key) = key_of(&columns, row) {
+                self.insert(key, holder);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The hash of row `row`'s values in `columns` (null where a value is null: a key
@@ -178,7 +211,8 @@ fn with_bytes<R>(column: &ArrayRef, row: usize, f: impl FnOnce(&[u8]) -> R) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use arrow::array::{Date32Array, StringArray, StringViewArray};
+    use arrow::datatypes::{Field, Schema};
 
     #[test]
     fn composite_keys_differ_by_any_part_and_nulls_have_none() {
@@ -214,5 +248,34 @@ mod tests {
         assert!(held.same_values(Holder::new(3, hashes[1])));
         assert!(!held.same_values(Holder::new(3, hashes[2])));
         assert!(keys.contains(key) && keys.len() == 1);
+    }
+
+    #[test]
+    fn keys_read_back_from_a_table_are_the_keys_ingestion_found() {
+        let ids = ["c1", "c2", "c1"];
+        let typed: ArrayRef = Arc::new(StringArray::from(ids.to_vec()));
+        // Read back from Parquet, text may come as views: the keys are the same.
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("client_id", DataType::Utf8View, true),
+            Field::new("opened", DataType::Date32, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringViewArray::from(vec![Some("c1"), Some("c2"), None])),
+                Arc::new(Date32Array::from(vec![1, 2, 3])),
+            ],
+        )
+        .expect("batch");
+        let mut keys = KeySet::default();
+        keys.extend_from_batch(&batch, &["client_id"])
+            .expect("keys");
+        assert_eq!(keys.len(), 2, "a null key is no key");
+        for row in 0..ids.len() {
+            assert!(keys.contains(key_of(&[&typed], row).expect("a key")));
+        }
+        let other: ArrayRef = Arc::new(StringArray::from(vec!["c3"]));
+        assert!(!keys.contains(key_of(&[&other], 0).expect("a key")));
+        assert!(keys.extend_from_batch(&batch, &["account_id"]).is_err());
     }
 }

@@ -1,5 +1,11 @@
 //! The ingest stage: every entity from the raw folder into the processed and
-//! quarantine Delta tables, streaming, with a summary per entity.
+//! quarantine Delta tables, streaming, with a summary per entity — all of them in
+//! one go ([`ingest`]), or one entity at a time ([`ingest_entity`]) as the flow's
+//! tasks do, handing each other the parents' keys ([`parent_keys`]) and telling the
+//! entities they did not ingest from their tables ([`recount`]).
+
+pub mod parent_keys;
+pub mod recount;
 
 use std::path::PathBuf;
 
@@ -40,17 +46,35 @@ pub async fn ingest(
     let mut ingestor = Ingestor::new(options.config.clone(), &options.raw, &options.run_id);
     let mut summaries = Vec::new();
     for entity in Entity::ALL {
-        let (back, run) = crate::runtime::spawn_blocking(move || {
-            let run = ingestor.open(entity);
-            (ingestor, run)
-        })
-        .await?;
+        let (back, summary) = ingest_entity(options, ingestor, entity, progress).await?;
         ingestor = back;
-        let Some(run) = run? else { continue };
-        let run = write_entity(options, run, progress).await?;
-        summaries.push(ingestor.finish(run)?);
+        summaries.extend(summary);
     }
     Ok(summaries)
+}
+
+/// Ingests `entity` with `ingestor`, which holds the accepted keys of its parents
+/// (those it ingested, or was given), into its two Delta tables; returns the
+/// ingestor, now also holding `entity`'s keys if other entities refer to it, and the
+/// entity's counts (`None` when it has no source in this run: its tables are left
+/// as they are).
+pub async fn ingest_entity(
+    options: &IngestOptions,
+    ingestor: Ingestor,
+    entity: Entity,
+    progress: &(dyn Fn(Entity, u64) + Sync),
+) -> Result<(Ingestor, Option<EntitySummary>)> {
+    let (mut ingestor, run) = crate::runtime::spawn_blocking(move || {
+        let run = ingestor.open(entity);
+        (ingestor, run)
+    })
+    .await?;
+    let Some(run) = run? else {
+        return Ok((ingestor, None));
+    };
+    let run = write_entity(options, run, progress).await?;
+    let summary = ingestor.finish(run)?;
+    Ok((ingestor, Some(summary)))
 }
 
 /// Streams one entity's outputs into its two Delta tables, both committed only if

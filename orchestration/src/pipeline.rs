@@ -1,14 +1,19 @@
 //! The bankpipe pipeline as a flow of the [`runtime`](crate::runtime), run by `bankpipe
 //! run`, `demo`, `retry`, the scheduler and the dashboard alike:
 //!
-//! - `ingest`;
+//! - one task per entity of the contract, `ingest.<entity>` (`ingest.clients`,
+//!   `ingest.transactions`, …), each after the tasks of the entities it refers to
+//!   (its rows' references are checked against their accepted keys); an entity
+//!   without a source in the run completes at once, its tables left as they are;
+//! - `ingest.summary`, after every entity: tells the ingest's summary table (and, in
+//!   the demo, checks the counts against the generator's);
 //! - one task per warehouse table, `transform.<table>` (`transform.dim_clients`,
 //!   `transform.fact_transactions`, `transform.mart_client_monthly`, …), each after
-//!   `ingest` and the tasks of the tables it reads (see the
+//!   the tasks of the entities it reads and of the tables it reads (see the
 //!   [catalogue](crate::transform::catalog)): tables that do not read each other build
-//!   at the same time;
+//!   at the same time, and a table starts as soon as its entities are in;
 //! - `transform.reconcile`, after the facts it reconciles with their processed rows
-//!   (the run fails unless they do);
+//!   (the run fails unless they do) and the ingest's summary;
 //! - `transform.headline`, after every table and the reconciliation: tells the
 //!   warehouse's tables, the headline figures and the fraud rules' scores;
 //! - `quality`, then `publish_postgres` (when the `[postgres]` sink is on).
@@ -17,20 +22,26 @@
 //! ([`PipelineSettings::parameters`]), so a failed run can be retried later from the
 //! run store alone ([`PipelineSettings::from_parameters`]).
 //!
-//! - `ingest` and the table tasks are cached: each fingerprints its inputs (the raw
-//!   folder and the ingestion mapping; for a table, the processed entities and the
-//!   warehouse tables it reads, the model's settings and the business date) and its
-//!   outputs (the layers it writes; the table), and is skipped when neither changed
-//!   since it last completed — so a rerun after a failure resumes at the table that
-//!   failed. `force` turns caching off.
+//! - The entity and table tasks are cached: each fingerprints its inputs (for an
+//!   entity, its files, its mapping and its parents' processed tables; for a table,
+//!   the processed entities and the warehouse tables it reads, the model's settings
+//!   and the business date) and its outputs (the entity's processed and quarantine
+//!   tables; the table), and is skipped when neither changed since it last completed
+//!   — so a rerun after a failure resumes at the entity or the table that failed.
+//!   `force` turns caching off.
+//! - The entity tasks of a run share an [`IngestRun`]: a parent's accepted keys go
+//!   to its children's tasks in memory, and are read back from the parent's processed
+//!   table only when its task did not run in this process (cached, or reused by a
+//!   retry); the summaries wait there for `ingest.summary`, which counts the entities
+//!   not ingested in this process from their tables.
 //! - The table tasks of a run share one [`Transform`]: the report window and daily FX
 //!   rates are computed once, and at most [`TRANSFORM_LANES`] tables build at once,
 //!   each in a DataFusion session holding at most `memory_limit / TRANSFORM_LANES`
 //!   bytes before spilling, so that together they stay within the run's
 //!   `memory_limit` whatever the executor's concurrency.
-//! - `transform.reconcile`, `transform.headline` and `quality` always run: they check
-//!   and tell the warehouse as it is; `quality` records the run's metrics and judges
-//!   them.
+//! - `ingest.summary`, `transform.reconcile`, `transform.headline` and `quality`
+//!   always run: they check and tell the lake as it is; `quality` records the run's
+//!   metrics and judges them.
 //! - `publish_postgres` is retried on failure (a server restarting, a lost
 //!   connection), three attempts with backoff.
 //!
@@ -43,6 +54,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use contract::Entity;
+use ingestion::Ingestor;
 use monitoring::alerts::{AlertConfig, Channel, ChannelConfig};
 use monitoring::checks::{Outcome, QualityConfig, Severity};
 use storage::StorageError;
@@ -50,19 +63,25 @@ use storage::postgres::{ConnectFailure, PostgresError};
 
 use crate::config::PipelineConfig;
 use crate::error::{PipelineError, Result};
+use crate::ingest::IngestOptions;
+use crate::ingest::parent_keys::parents;
 use crate::layout::DataLayout;
 use crate::quality::quarantine_share_checks;
 use crate::runtime::{
     Backoff, Fingerprint, Flow, FlowRunId, Task, TaskContext, TaskError, TaskOutput, TaskPolicy,
 };
 use crate::stages::{
-    Console, build_table, publish_to, run_ingest, run_quality, run_reconcile, tell_warehouse,
+    Console, IngestRun, build_table, ingest_one, publish_to, run_quality, run_reconcile,
+    tell_ingest_run, tell_warehouse,
 };
 use crate::transform::catalog::{TABLES, Table};
 use crate::transform::{DEFAULT_MEMORY_LIMIT, RECONCILED, Transform, TransformOptions};
 
 /// The name of the pipeline's flow.
 pub const DAILY_FLOW: &str = "daily";
+
+/// The task that tells the ingest's summary, after every entity's task.
+pub const INGEST_SUMMARY_TASK: &str = "ingest.summary";
 
 /// The task that reconciles the facts with their processed rows.
 pub const RECONCILE_TASK: &str = "transform.reconcile";
@@ -75,6 +94,11 @@ pub const HEADLINE_TASK: &str = "transform.headline";
 /// each session already uses every core and two overlap one's single-threaded
 /// stretches (the fraud rules' pass, Delta commits) with the other's work.
 pub const TRANSFORM_LANES: usize = 2;
+
+/// The task that ingests `entity`: `ingest.<entity>`.
+pub fn ingest_task_name(entity: Entity) -> String {
+    format!("ingest.{entity}")
+}
 
 /// The task that builds the warehouse table `table`: `transform.<table>`.
 pub fn table_task_name(table: &str) -> String {
@@ -181,40 +205,68 @@ impl PipelineSettings {
 }
 
 /// Everything the tasks share: the settings, the configuration read from its file
-/// (or given), where the stages report, and the transform of the current run.
+/// (or given), where the stages report, and the ingest and the transform of the
+/// current run.
 struct Shared {
     settings: PipelineSettings,
     config: PipelineConfig,
     raw: PathBuf,
     layout: DataLayout,
     console: Console,
-    transform: Mutex<Option<(FlowRunId, Arc<Transform>)>>,
+    ingest: PerRun<IngestRun>,
+    transform: PerRun<Transform>,
 }
 
 impl Shared {
+    /// The ingest of `task`'s run, made by the run's first task that needs it.
+    fn ingest(&self, task: &TaskContext) -> Result<Arc<IngestRun>> {
+        self.ingest.get(task, || {
+            Ok(IngestRun::new(IngestOptions {
+                config: self.config.ingest.clone(),
+                raw: self.raw.clone(),
+                layout: self.layout.clone(),
+                run_id: lake_run_id(task),
+            }))
+        })
+    }
+
     /// The transform of `task`'s run, made by the run's first task that needs it.
     fn transform(&self, task: &TaskContext) -> Result<Arc<Transform>> {
-        let mut current = self
-            .transform
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((run, transform)) = current.as_ref()
+        self.transform.get(task, || {
+            let options = TransformOptions {
+                memory_limit: self.settings.memory_limit,
+                ..TransformOptions::new(
+                    &self.layout,
+                    &lake_run_id(task),
+                    self.settings.as_of,
+                    self.config.model.clone(),
+                )?
+            };
+            Ok(Transform::new(options, TRANSFORM_LANES))
+        })
+    }
+}
+
+/// A value that the tasks of one flow run share, made by the first that needs it
+/// (and replaced when a task of another run asks).
+struct PerRun<T>(Mutex<Option<(FlowRunId, Arc<T>)>>);
+
+impl<T> PerRun<T> {
+    fn new() -> PerRun<T> {
+        PerRun(Mutex::new(None))
+    }
+
+    /// The value of `task`'s run, made by `make` if that run has none yet.
+    fn get(&self, task: &TaskContext, make: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
+        let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((run, value)) = current.as_ref()
             && *run == task.run_id()
         {
-            return Ok(Arc::clone(transform));
+            return Ok(Arc::clone(value));
         }
-        let options = TransformOptions {
-            memory_limit: self.settings.memory_limit,
-            ..TransformOptions::new(
-                &self.layout,
-                &lake_run_id(task),
-                self.settings.as_of,
-                self.config.model.clone(),
-            )?
-        };
-        let transform = Arc::new(Transform::new(options, TRANSFORM_LANES));
-        *current = Some((task.run_id(), Arc::clone(&transform)));
-        Ok(transform)
+        let value = Arc::new(make()?);
+        *current = Some((task.run_id(), Arc::clone(&value)));
+        Ok(value)
     }
 }
 
@@ -235,18 +287,27 @@ pub fn daily_flow(settings: PipelineSettings, console: Console) -> Result<Flow> 
         raw,
         layout,
         console,
-        transform: Mutex::new(None),
+        ingest: PerRun::new(),
+        transform: PerRun::new(),
     });
-    let mut flow = Flow::builder(DAILY_FLOW)
-        .exclusive()
-        .task(ingest_task(&shared));
+    let mut flow = Flow::builder(DAILY_FLOW).exclusive();
+    for entity in Entity::ALL {
+        flow = flow.task(entity_task(&shared, entity));
+    }
+    flow = flow.task(
+        task(&shared, INGEST_SUMMARY_TASK, ingest_summary).after(Entity::ALL.map(ingest_task_name)),
+    );
     for table in &TABLES {
         flow = flow.task(table_task(&shared, table));
     }
     let facts = RECONCILED.map(|(table, _)| table_task_name(table));
     let tables = TABLES.iter().map(|t| table_task_name(t.name));
     flow = flow
-        .task(task(&shared, RECONCILE_TASK, reconcile).after(facts))
+        .task(
+            task(&shared, RECONCILE_TASK, reconcile)
+                .after(facts)
+                .after([INGEST_SUMMARY_TASK]),
+        )
         .task(
             task(&shared, HEADLINE_TASK, headline)
                 .after(tables)
@@ -314,42 +375,67 @@ fn task_error(error: PipelineError) -> TaskError {
     }
 }
 
-fn ingest_task(shared: &Arc<Shared>) -> Task {
+/// The task of `entity`: after the tasks of its parents; cached on its files, its
+/// mapping and its parents' processed tables, and its own two tables.
+fn entity_task(shared: &Arc<Shared>, entity: Entity) -> Task {
     let inputs = Arc::clone(shared);
     let outputs = Arc::clone(shared);
     let cached = !shared.settings.force;
-    task(shared, "ingest", ingest)
-        .with_input_fingerprint(move |_| {
-            cached.then_some(())?;
-            Fingerprint::new()
-                .text("mapping", &format!("{:?}", inputs.config.ingest))
-                .text("demo", &inputs.settings.demo.to_string())
-                .path(&inputs.raw)
-                .ok()
-                .map(|f| f.finish())
-        })
-        .with_output_fingerprint(move |_| {
-            let layout = &outputs.layout;
-            Fingerprint::new()
-                .path(&layout.root().join("processed"))
-                .and_then(|f| f.path(&layout.root().join("quarantine")))
-                .ok()
-                .map(|f| f.finish())
-        })
+    let parents = parents(entity);
+    let upstream: Vec<String> = parents.iter().map(|p| ingest_task_name(*p)).collect();
+    task(shared, &ingest_task_name(entity), move |shared, task| {
+        ingest(shared, task, entity)
+    })
+    .after(upstream)
+    .with_input_fingerprint(move |_| {
+        cached.then_some(())?;
+        let config = &inputs.config.ingest;
+        let mapping = config.entities.get(entity.name());
+        // A query reads named sources: their settings are its mapping too.
+        let sources = mapping
+            .and_then(|m| m.query.as_ref())
+            .map(|_| &config.sources);
+        let files = Ingestor::new(config.clone(), &inputs.raw, "")
+            .inputs(entity)
+            .ok()?;
+        let parents = parents.iter().map(|p| inputs.layout.processed(*p));
+        files
+            .iter()
+            .flatten()
+            .cloned()
+            .chain(parents)
+            .try_fold(
+                Fingerprint::new()
+                    .text("mapping", &format!("{mapping:?} {sources:?}"))
+                    .text("source", &files.is_some().to_string()),
+                |fingerprint, path| fingerprint.path(&path),
+            )
+            .ok()
+            .map(|f| f.finish())
+    })
+    .with_output_fingerprint(move |_| {
+        let layout = &outputs.layout;
+        Fingerprint::new()
+            .path(&layout.processed(entity))
+            .and_then(|f| f.path(&layout.quarantine(entity)))
+            .ok()
+            .map(|f| f.finish())
+    })
 }
 
-/// The task of `table`: after `ingest` and the tasks of the tables it reads; cached on
-/// the model's settings, the business date, the processed entities and warehouse
+/// The task of `table`: after the tasks of the entities and tables it reads; cached
+/// on the model's settings, the business date, the processed entities and warehouse
 /// tables it reads, and the table itself.
 fn table_task(shared: &Arc<Shared>, table: &'static Table) -> Task {
     let inputs = Arc::clone(shared);
     let outputs = Arc::clone(shared);
     let cached = !shared.settings.force;
+    let entities = table.inputs().into_iter().map(ingest_task_name);
     let upstream = table.reads.tables.iter().map(|t| table_task_name(t));
     task(shared, &table_task_name(table.name), move |shared, task| {
         build(shared, task, table)
     })
-    .after(["ingest".to_owned()].into_iter().chain(upstream))
+    .after(entities.chain(upstream))
     .with_input_fingerprint(move |_| {
         cached.then_some(())?;
         let layout = &inputs.layout;
@@ -374,22 +460,34 @@ fn table_task(shared: &Arc<Shared>, table: &'static Table) -> Task {
     })
 }
 
-fn ingest(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
+fn ingest(shared: Arc<Shared>, task: TaskContext, entity: Entity) -> StageFuture {
     Box::pin(async move {
-        let console = shared.console.with_task(task.clone());
+        let run = shared.ingest(&task)?;
+        let console = shared.console.with_task(task);
+        let Some(summary) = ingest_one(&console, &run, entity).await? else {
+            return Ok(TaskOutput {
+                note: Some("no source in this run: its tables left as they are".to_owned()),
+                ..TaskOutput::default()
+            });
+        };
+        Ok(TaskOutput {
+            rows_in: Some(summary.raw_rows),
+            rows_out: Some(summary.accepted),
+            bytes: None,
+            note: Some(format!("{} rows quarantined", summary.quarantined_total())),
+        })
+    })
+}
+
+fn ingest_summary(shared: Arc<Shared>, task: TaskContext) -> StageFuture {
+    Box::pin(async move {
+        let run = shared.ingest(&task)?;
+        let console = shared.console.with_task(task);
         let expected = shared
             .settings
             .demo
             .then(|| shared.raw.join("_generator").join("expected.json"));
-        let summaries = run_ingest(
-            &console,
-            shared.config.ingest.clone(),
-            shared.raw.clone(),
-            &shared.layout,
-            &lake_run_id(&task),
-            expected.as_deref(),
-        )
-        .await?;
+        let summaries = tell_ingest_run(&console, &run, expected.as_deref()).await?;
         let quarantined: u64 = summaries.iter().map(|s| s.quarantined_total()).sum();
         Ok(TaskOutput {
             rows_in: Some(summaries.iter().map(|s| s.raw_rows).sum()),

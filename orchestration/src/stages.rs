@@ -2,18 +2,21 @@
 //! and tells what it did, in text, to a [`Console`] — the terminal, the run's stored
 //! logs, or both.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use contract::Entity;
-use indicatif::{ProgressBar, ProgressStyle};
-use ingestion::{EntitySummary, IngestConfig};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ingestion::{EntitySummary, IngestConfig, Ingestor};
 use monitoring::checks::{self, QualityConfig};
 use storage::delta::{self, TableLocation};
 
 use crate::error::{PipelineError, Result};
-use crate::ingest::{IngestOptions, ingest};
+use crate::ingest::parent_keys::ParentKeys;
+use crate::ingest::recount::recount;
+use crate::ingest::{IngestOptions, ingest, ingest_entity};
 use crate::layout::DataLayout;
 use crate::quality::{QualityOptions, QualityReport, quality};
 use crate::runtime::{LogLevel, TaskContext};
@@ -55,6 +58,14 @@ impl Console {
         }
     }
 
+    /// This console without the terminal: only storing lines in its task run's logs.
+    fn log_only(&self) -> Console {
+        Console {
+            print: false,
+            task: self.task.clone(),
+        }
+    }
+
     /// Tells `text` (one line or several).
     pub fn say(&self, text: impl AsRef<str>) {
         let text = text.as_ref();
@@ -80,30 +91,58 @@ pub async fn run_ingest(
     run_id: &str,
     expected: Option<&Path>,
 ) -> Result<Vec<EntitySummary>> {
-    console.say(format!(
-        "ingest {} → {} (run {run_id})",
-        raw.display(),
-        layout.root().display()
-    ));
     let options = IngestOptions {
         config,
         raw,
         layout: layout.clone(),
         run_id: run_id.to_owned(),
     };
-    let spinner = Spinner::new(console.print);
+    console.say(ingest_header(&options));
+    let spinner = Spinner::new(console.print.then(MultiProgress::new));
     let started = Instant::now();
     let result = ingest(&options, &|entity, rows| spinner.show(entity, rows)).await;
     spinner.clear();
     let summaries = result?;
-    console.say(summary::render(&summaries).trim_end());
+    tell_ingested(console, &summaries, &[], Some(started.elapsed()), expected)?;
+    Ok(summaries)
+}
+
+/// The line that opens an ingest's report.
+fn ingest_header(options: &IngestOptions) -> String {
+    format!(
+        "ingest {} → {} (run {})",
+        options.raw.display(),
+        options.layout.root().display(),
+        options.run_id
+    )
+}
+
+/// Tells an ingest's summaries (`unchanged`: the entities among them counted from
+/// their tables, not ingested now), that conservation held, how long it took
+/// (`None`: nothing ingested now) and, with `expected`, fails unless the counts are
+/// the generator's.
+fn tell_ingested(
+    console: &Console,
+    summaries: &[EntitySummary],
+    unchanged: &[Entity],
+    elapsed: Option<Duration>,
+    expected: Option<&Path>,
+) -> Result<()> {
+    console.say(summary::render(summaries).trim_end());
+    if !unchanged.is_empty() {
+        let names: Vec<&str> = unchanged.iter().map(|e| e.name()).collect();
+        console.say(format!(
+            "unchanged, counted from their tables: {}",
+            names.join(", ")
+        ));
+    }
     console.say("conservation holds for every entity: read = accepted + quarantined");
-    console.say(format!(
-        "ingested in {:.1} s",
-        started.elapsed().as_secs_f64()
-    ));
+    console.say(match elapsed {
+        Some(elapsed) => format!("ingested in {:.1} s", elapsed.as_secs_f64()),
+        None => "every entity unchanged (none ingested in this run)".to_owned(),
+    });
     if let Some(path) = expected {
-        let differences = expected::differences(&expected::read(path)?, &summaries);
+        let differences = expected::differences(&expected::read(path)?, summaries);
         if !differences.is_empty() {
             return Err(PipelineError::Expected(differences.join("; ")));
         }
@@ -112,35 +151,138 @@ pub async fn run_ingest(
             path.display()
         ));
     }
+    Ok(())
+}
+
+/// What the entity tasks of one flow run share: what to ingest, the parents' keys
+/// handed from task to task, the summaries of the entities ingested in this
+/// process, when the first began and the last ended, and the terminal's progress
+/// bars.
+pub struct IngestRun {
+    options: IngestOptions,
+    keys: ParentKeys,
+    summaries: Mutex<BTreeMap<Entity, EntitySummary>>,
+    span: Mutex<Option<(Instant, Instant)>>,
+    bars: MultiProgress,
+}
+
+impl IngestRun {
+    /// A run ingesting with `options`.
+    pub fn new(options: IngestOptions) -> IngestRun {
+        IngestRun {
+            options,
+            keys: ParentKeys::default(),
+            summaries: Mutex::default(),
+            span: Mutex::default(),
+            bars: MultiProgress::new(),
+        }
+    }
+}
+
+/// Ingests `entity` in `run` (see [`ingest_entity`]): its parents' keys come from
+/// their tasks in this process, else from their processed tables; its own keys are
+/// kept for its children. Tells its line (and the parents read back) to `console`'s
+/// log, with a spinner on the terminal. `None` when it has no source in this run.
+pub async fn ingest_one(
+    console: &Console,
+    run: &IngestRun,
+    entity: Entity,
+) -> Result<Option<EntitySummary>> {
+    let started = Instant::now();
+    let log = console.log_only();
+    let options = &run.options;
+    let mut ingestor = Ingestor::new(options.config.clone(), &options.raw, &options.run_id);
+    let read_back = run
+        .keys
+        .hand_over(&mut ingestor, entity, &options.layout)
+        .await?;
+    for (parent, keys) in read_back {
+        log.say(format!(
+            "{keys} keys of {parent} read back from its processed table"
+        ));
+    }
+    let spinner = Spinner::new(console.print.then(|| run.bars.clone()));
+    let result = ingest_entity(options, ingestor, entity, &|e, rows| spinner.show(e, rows)).await;
+    spinner.clear();
+    let (ingestor, summary) = result?;
+    let Some(summary) = summary else {
+        log.say(format!(
+            "{entity}: no source in this run, its tables left as they are"
+        ));
+        return Ok(None);
+    };
+    if let Some(keys) = ingestor.accepted_keys(entity) {
+        run.keys.give(entity, keys);
+    }
+    log.say(summary::render(std::slice::from_ref(&summary)).trim_end());
+    lock(&run.summaries).insert(entity, summary.clone());
+    let mut span = lock(&run.span);
+    let (first, _) = span.unwrap_or((started, started));
+    *span = Some((first.min(started), Instant::now()));
+    Ok(Some(summary))
+}
+
+/// Tells the ingest of `run` once its entity tasks are done, as [`run_ingest`] does:
+/// every entity with a source, those not ingested in this process (their tasks
+/// cached, or reused by a retry) counted from their tables; with `expected`, fails
+/// unless the counts are the generator's. Drops the keys no child took. Returns the
+/// summaries.
+pub async fn tell_ingest_run(
+    console: &Console,
+    run: &IngestRun,
+    expected: Option<&Path>,
+) -> Result<Vec<EntitySummary>> {
+    run.keys.clear();
+    let options = &run.options;
+    let ingestor = Ingestor::new(options.config.clone(), &options.raw, &options.run_id);
+    let ingested = lock(&run.summaries).clone();
+    let mut summaries = Vec::new();
+    let mut unchanged = Vec::new();
+    for entity in Entity::ALL {
+        if let Some(summary) = ingested.get(&entity) {
+            summaries.push(summary.clone());
+        } else if ingestor.inputs(entity)?.is_some() {
+            summaries.push(recount(&options.layout, entity).await?);
+            unchanged.push(entity);
+        }
+    }
+    let elapsed = lock(&run.span).map(|(first, last)| last - first);
+    console.say(ingest_header(options));
+    tell_ingested(console, &summaries, &unchanged, elapsed, expected)?;
     Ok(summaries)
 }
 
-/// The ingest's progress: a spinner per entity, on the terminal only.
+/// Locks `mutex`, whatever a panicking holder left in it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The ingest's progress on the terminal: a spinner for the entity under way, among
+/// `bars` (those of the entities ingested at the same time); nothing without bars.
 struct Spinner {
-    enabled: bool,
+    bars: Option<MultiProgress>,
     current: Mutex<Option<(Entity, ProgressBar)>>,
 }
 
 impl Spinner {
-    fn new(enabled: bool) -> Spinner {
+    fn new(bars: Option<MultiProgress>) -> Spinner {
         Spinner {
-            enabled,
+            bars,
             current: Mutex::new(None),
         }
     }
 
     fn show(&self, entity: Entity, rows: u64) {
-        if !self.enabled {
-            return;
-        }
-        let Ok(mut current) = self.current.lock() else {
+        let Some(bars) = &self.bars else {
             return;
         };
+        let mut current = lock(&self.current);
         if current.as_ref().is_none_or(|(e, _)| *e != entity) {
             if let Some((_, old)) = current.take() {
                 old.finish_and_clear();
+                bars.remove(&old);
             }
-            let spinner = ProgressBar::new_spinner().with_message(entity.name());
+            let spinner = bars.add(ProgressBar::new_spinner().with_message(entity.name()));
             let style =
                 ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec})");
             if let Ok(style) = style {
@@ -155,8 +297,11 @@ impl Spinner {
     }
 
     fn clear(&self) {
-        if let Ok(Some((_, spinner))) = self.current.lock().map(|mut c| c.take()) {
+        if let Some((_, spinner)) = lock(&self.current).take() {
             spinner.finish_and_clear();
+            if let Some(bars) = &self.bars {
+                bars.remove(&spinner);
+            }
         }
     }
 }

@@ -1,17 +1,25 @@
-//! The pipeline as a flow of the runtime (`bankpipe run`, `retry`): a task per
-//! warehouse table with its dependencies, tasks recorded in the run store, cached
-//! stages skipped on a rerun, a failed run resumed by `retry` at the task that failed.
+//! The pipeline as a flow of the runtime (`bankpipe run`, `retry`): a task per entity
+//! after its parents, a task per warehouse table after the entities and tables it
+//! reads, tasks recorded in the run store, cached stages skipped on a rerun, a failed
+//! run resumed by `retry` at the task that failed.
 
 use std::collections::BTreeMap;
 
+use arrow::array::AsArray;
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
 use chrono::NaiveDate;
+use contract::Entity;
 use orchestration::DataLayout;
 use orchestration::generate::{GenerateOptions, generate};
-use orchestration::pipeline::{PipelineSettings, daily_flow, table_task_name};
+use orchestration::pipeline::{
+    INGEST_SUMMARY_TASK, PipelineSettings, daily_flow, ingest_task_name, table_task_name,
+};
 use orchestration::run_alerts::alert_run;
-use orchestration::runtime::{Executor, FlowRunDetail, RunRequest, RunState, RunStore};
+use orchestration::runtime::{Executor, FlowRunDetail, LogScope, RunRequest, RunState, RunStore};
 use orchestration::stages::Console;
 use orchestration::transform::catalog::TABLES;
+use storage::delta::{self, TableLocation};
 
 const AS_OF: &str = "2026-11-24";
 
@@ -49,15 +57,17 @@ fn states(detail: &FlowRunDetail) -> BTreeMap<String, RunState> {
 
 /// Every task of the flow (without PostgreSQL) in state `all`, but those of `except`.
 fn expected(all: RunState, except: &[(&str, RunState)]) -> BTreeMap<String, RunState> {
+    let entities = Entity::ALL.map(ingest_task_name);
     let tables = TABLES.iter().map(|t| table_task_name(t.name));
     let mut states: BTreeMap<String, RunState> = [
-        "ingest",
+        INGEST_SUMMARY_TASK,
         "transform.reconcile",
         "transform.headline",
         "quality",
     ]
     .map(String::from)
     .into_iter()
+    .chain(entities)
     .chain(tables)
     .map(|task| (task, all))
     .collect();
@@ -77,7 +87,7 @@ fn commits(layout: &DataLayout, table: &str) -> usize {
 }
 
 #[tokio::test]
-async fn the_flow_has_a_task_per_table_after_the_tables_it_reads() {
+async fn the_flow_has_a_task_per_entity_and_table_after_what_it_reads() {
     let dir = tempfile::tempdir().expect("dir");
     let settings = PipelineSettings::new(dir.path().to_owned(), AS_OF.parse().expect("date"));
     let flow = daily_flow(settings, Console::default()).expect("flow");
@@ -92,30 +102,79 @@ async fn the_flow_has_a_task_per_table_after_the_tables_it_reads() {
         })
         .collect();
     let after = |task: &str| dependencies.get(task).cloned().unwrap_or_default();
-    assert_eq!(dependencies.len(), TABLES.len() + 4, "{dependencies:?}");
-    assert_eq!(after("transform.dim_clients"), ["ingest"]);
+    assert_eq!(
+        dependencies.len(),
+        Entity::ALL.len() + TABLES.len() + 4,
+        "{dependencies:?}"
+    );
+
+    // Each entity after the entities it refers to.
+    for root in ["clients", "products", "fx_rates"] {
+        assert!(after(&format!("ingest.{root}")).is_empty(), "{root}");
+    }
+    assert_eq!(
+        after("ingest.accounts"),
+        ["ingest.products", "ingest.clients"]
+    );
+    assert_eq!(after("ingest.transactions"), ["ingest.accounts"]);
+    assert_eq!(after("ingest.fraud_reports"), ["ingest.transactions"]);
+    for entity in Entity::ALL {
+        let parents: Vec<String> = entity
+            .spec()
+            .references
+            .iter()
+            .map(|r| ingest_task_name(r.parent))
+            .collect();
+        for parent in &parents {
+            assert!(
+                after(&ingest_task_name(entity)).contains(&parent.as_str()),
+                "{entity} after {parent}"
+            );
+        }
+    }
+    let entities = Entity::ALL.map(ingest_task_name);
+    assert_eq!(after(INGEST_SUMMARY_TASK), entities);
+
+    // Each table after the entities and the tables it reads.
+    assert_eq!(after("transform.dim_clients"), ["ingest.clients"]);
     assert_eq!(
         after("transform.dim_satisfaction"),
-        ["ingest", "transform.dim_clients", "transform.dim_products"]
+        [
+            "ingest.satisfaction",
+            "transform.dim_clients",
+            "transform.dim_products"
+        ]
     );
+    // The run's setup (report window, FX rates) reads four entities.
+    let setup = [
+        "ingest.transactions",
+        "ingest.fx_rates",
+        "ingest.loans",
+        "ingest.payments",
+    ];
     assert_eq!(
         after("transform.fact_transactions"),
         [
-            "ingest",
-            "transform.dim_accounts",
-            "transform.dim_clients",
-            "transform.dim_products",
-            "transform.fact_fraudes"
+            &setup[..],
+            &[
+                "transform.dim_accounts",
+                "transform.dim_clients",
+                "transform.dim_products",
+                "transform.fact_fraudes"
+            ]
         ]
+        .concat()
     );
+    assert!(after("transform.fact_fraudes").contains(&"ingest.fraud_reports"));
     assert_eq!(
         after("transform.mart_fraud_daily"),
-        ["ingest", "transform.fact_fraudes"]
+        ["transform.fact_fraudes"],
+        "reads no entity: after the fact it reads"
     );
     assert!(after("transform.mart_client_monthly").contains(&"transform.fact_revenue"));
     assert_eq!(
         after("transform.mart_loan_portfolio"),
-        ["ingest"],
+        setup,
         "the portfolio reads the loans' months, not the facts"
     );
     for fact in [
@@ -129,12 +188,22 @@ async fn the_flow_has_a_task_per_table_after_the_tables_it_reads() {
             "{fact}"
         );
     }
+    for table in &TABLES {
+        for entity in table.inputs() {
+            assert!(
+                after(&table_task_name(table.name)).contains(&ingest_task_name(entity).as_str()),
+                "{} after ingest.{entity}",
+                table.name
+            );
+        }
+    }
     assert_eq!(
         after("transform.reconcile"),
         [
             "transform.fact_transactions",
             "transform.fact_loans",
-            "transform.fact_payments"
+            "transform.fact_payments",
+            INGEST_SUMMARY_TASK
         ]
     );
     let headline = after("transform.headline");
@@ -160,9 +229,23 @@ async fn a_rerun_skips_the_stages_whose_inputs_did_not_change() {
     let first = run(&settings).await;
     assert_eq!(first.run.state, RunState::Completed, "{first:?}");
     assert_eq!(states(&first), expected(RunState::Completed, &[]));
-    let ingest = first.task("ingest").expect("ingest");
+    let ingest = first.task(INGEST_SUMMARY_TASK).expect("ingest");
     assert!(ingest.output.rows_in > ingest.output.rows_out, "{ingest:?}");
     assert!(ingest.output.rows_out > Some(1000), "{ingest:?}");
+    let quarantined = ingest
+        .output
+        .rows_in
+        .zip(ingest.output.rows_out)
+        .map(|(read, accepted)| read - accepted);
+    assert_eq!(
+        ingest.output.note,
+        quarantined.map(|q| format!("{} entities, {q} rows quarantined", Entity::ALL.len()))
+    );
+    let transactions = first.task("ingest.transactions").expect("transactions");
+    assert!(
+        transactions.output.rows_out > Some(1000),
+        "{transactions:?}"
+    );
     let reconcile = first.task("transform.reconcile").expect("reconcile");
     let facts = first.task("transform.fact_transactions").expect("fact");
     assert!(facts.output.rows_out > Some(1000), "{facts:?}");
@@ -174,24 +257,32 @@ async fn a_rerun_skips_the_stages_whose_inputs_did_not_change() {
     let layout = DataLayout::new(dir.path());
     let warehouse = commits(&layout, "fact_transactions");
 
+    // Every entity and table cached; the summary, counted from the tables, still
+    // matches the generator's counts.
     let second = run(&settings).await;
-    let tables: Vec<(String, RunState)> = TABLES
-        .iter()
-        .map(|t| (table_task_name(t.name), RunState::Skipped))
+    let cached: Vec<String> = Entity::ALL
+        .map(ingest_task_name)
+        .into_iter()
+        .chain(TABLES.iter().map(|t| table_task_name(t.name)))
         .collect();
-    let skipped: Vec<(&str, RunState)> = tables
+    let skipped: Vec<(&str, RunState)> = cached
         .iter()
-        .map(|(t, s)| (t.as_str(), *s))
-        .chain([("ingest", RunState::Skipped)])
+        .map(|t| (t.as_str(), RunState::Skipped))
         .collect();
     assert_eq!(states(&second), expected(RunState::Completed, &skipped));
-    for task in ["ingest", "transform.mart_client_monthly"] {
+    for task in ["ingest.transactions", "transform.mart_client_monthly"] {
         let note = second.task(task).and_then(|t| t.output.note.clone());
         assert!(
             note.is_some_and(|n| n.starts_with("cached")),
             "{task}: {second:?}"
         );
     }
+    let recounted = second.task(INGEST_SUMMARY_TASK).expect("summary");
+    assert_eq!(
+        (recounted.output.rows_in, recounted.output.rows_out),
+        (ingest.output.rows_in, ingest.output.rows_out),
+        "the same counts, from the tables"
+    );
     assert_eq!(
         commits(&layout, "fact_transactions"),
         warehouse,
@@ -342,6 +433,124 @@ async fn a_failed_run_is_retried_from_its_failed_task() {
             ("task.daily.quality".into(), "recovered".into())
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_entity_is_resumed_with_its_parents_keys_read_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    // The fraud reports declared as Parquet: their task cannot read them.
+    let config = dir.path().join("bankpipe.toml");
+    std::fs::write(&config, "[entities.fraud_reports]\nformat = \"parquet\"\n").expect("config");
+    let settings = PipelineSettings {
+        config_file: Some(config.clone()),
+        ..small_bank(dir.path())
+    };
+    // A report on a transaction that does not exist.
+    let reports = dir.path().join("raw").join("fraud_reports.csv");
+    let mut bytes = std::fs::read(&reports).expect("reports");
+    if bytes.last() != Some(&b'\n') {
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(b"TX-ORPHAN-1,2026-11-20T10:00:00Z,true,planted by the test\n");
+    std::fs::write(&reports, bytes).expect("orphan");
+
+    let failed = run(&settings).await;
+    assert_eq!(failed.run.state, RunState::Failed);
+    let cancelled = RunState::Cancelled;
+    assert_eq!(
+        states(&failed),
+        expected(
+            RunState::Completed,
+            &[
+                ("ingest.fraud_reports", RunState::Failed),
+                (INGEST_SUMMARY_TASK, cancelled),
+                ("transform.fact_fraudes", cancelled),
+                ("transform.fact_transactions", cancelled),
+                ("transform.fact_revenue", cancelled),
+                ("transform.dim_dates", cancelled),
+                ("transform.mart_client_monthly", cancelled),
+                ("transform.mart_product_performance", cancelled),
+                ("transform.mart_fraud_daily", cancelled),
+                ("transform.reconcile", cancelled),
+                ("transform.headline", cancelled),
+                ("quality", cancelled),
+            ]
+        ),
+        "what reads the fraud reports is not run; the other entities and tables are"
+    );
+    let error = failed
+        .task("ingest.fraud_reports")
+        .and_then(|t| t.error.clone())
+        .unwrap_or_default();
+    assert!(error.contains("fraud_reports"), "{error}");
+
+    // The configuration fixed, a retry (a new flow: nothing in memory, as in another
+    // process) resumes at the fraud reports, checked against the transactions' keys
+    // read back from their processed table.
+    std::fs::write(&config, "").expect("config");
+    let store = RunStore::open_in(dir.path()).await.expect("store");
+    let flow = daily_flow(settings.clone(), Console::default()).expect("flow");
+    let retried = Executor::new(store.clone())
+        .retry(&flow, failed.run.id)
+        .await
+        .expect("retry");
+    assert_eq!(retried.run.state, RunState::Completed, "{retried:?}");
+    let state = |task: &str| retried.task(task).map(|t| t.state);
+    assert_eq!(state("ingest.transactions"), Some(RunState::Skipped));
+    assert_eq!(state("ingest.fraud_reports"), Some(RunState::Completed));
+    assert_eq!(state(INGEST_SUMMARY_TASK), Some(RunState::Completed));
+    let task = retried.task("ingest.fraud_reports").expect("task");
+    let logs = store
+        .logs(LogScope::TaskRun(task.id), 0, 100)
+        .await
+        .expect("logs");
+    assert!(
+        logs.iter().any(|l| l
+            .message
+            .ends_with("keys of transactions read back from its processed table")),
+        "{logs:?}"
+    );
+
+    let layout = DataLayout::new(dir.path());
+    let quarantine = TableLocation::local(&layout.quarantine(Entity::FraudReports)).expect("table");
+    let rules = |sql: &str| {
+        let quarantine = quarantine.clone();
+        let sql = sql.to_owned();
+        async move {
+            let batches = delta::query(&quarantine, &sql).await.expect("query");
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let rules = cast(b.column(0), &DataType::Utf8).expect("text");
+                    rules
+                        .as_string::<i32>()
+                        .iter()
+                        .map(|r| r.unwrap_or_default().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        rules("SELECT rule_id FROM t WHERE raw LIKE '%TX-ORPHAN-1%'").await,
+        ["orphan_reference"]
+    );
+    // Exactly the generator's orphans and ours: every other report found its
+    // transaction among the keys read back.
+    let planted = orchestration::expected::read(
+        &dir.path()
+            .join("raw")
+            .join("_generator")
+            .join("expected.json"),
+    )
+    .expect("expected");
+    let orphans = planted["fraud_reports"]
+        .quarantined
+        .get("orphan_reference")
+        .copied()
+        .unwrap_or_default();
+    let found = rules("SELECT rule_id FROM t WHERE rule_id = 'orphan_reference'").await;
+    assert_eq!(found.len() as u64, orphans + 1);
 }
 
 /// The task alerts in the JSON-lines file: (check, kind).
