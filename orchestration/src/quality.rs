@@ -8,6 +8,7 @@ use arrow::datatypes::{DataType, Int64Type};
 use chrono::{NaiveDate, Utc};
 use contract::Entity;
 use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
 use monitoring::MonitoringError;
 use monitoring::alerts::{self, Alert, AlertConfig, AlertState, Delivery};
 use monitoring::anomaly::BandRule;
@@ -192,23 +193,36 @@ pub fn model_watches(profiles: &[TableProfile], band: BandRule) -> Vec<Check> {
         .collect()
 }
 
+/// How many tables are profiled at once.
+const PROFILES_AT_ONCE: usize = 4;
+
 /// Profiles the lake, stores the figures with the run id, judges the checks and
 /// writes the report to `<data>/monitoring/reports/<run_id>.json` and `.html`.
 pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     let ctx = delta::session();
-    let mut profiles: Vec<TableProfile> = Vec::new();
+    let mut registered = Vec::new();
     for (name, path) in tables(&options.layout) {
         let location = TableLocation::local(&path)?;
         if delta::register(&ctx, &name, &location).await? {
-            // The warehouse derives from the processed layer, measured in full: its
-            // tables are counted (rows, nulls), which costs a fraction.
-            let derived = ["fact_", "dim_", "mart_"]
-                .iter()
-                .any(|p| name.starts_with(p));
-            let depth = if derived { Depth::Counts } else { Depth::Full };
-            profiles.push(profile(&ctx, &name, depth).await?);
+            registered.push(name);
         }
     }
+    // Several tables at once: most are small, and one query's planning and commit
+    // reading then overlap with another's scan.
+    let mut work = Vec::with_capacity(registered.len());
+    for name in &registered {
+        // The warehouse derives from the processed layer, measured in full: its
+        // tables are counted (rows, nulls), which costs a fraction.
+        let derived = ["fact_", "dim_", "mart_"]
+            .iter()
+            .any(|p| name.starts_with(p));
+        let depth = if derived { Depth::Counts } else { Depth::Full };
+        work.push(profile(&ctx, name, depth));
+    }
+    let profiles: Vec<TableProfile> = futures::stream::iter(work)
+        .buffered(PROFILES_AT_ONCE)
+        .try_collect()
+        .await?;
     let metrics_location = TableLocation::local(&options.layout.monitoring().join("metrics"))?;
     let history = History::load(&metrics_location, Some(&options.run_id)).await?;
     let mut all_checks = options.config.checks.clone();
