@@ -207,6 +207,20 @@ impl Entity {
             Entity::FraudReports => &FRAUD_REPORTS,
         }
     }
+
+    /// The entities this one refers to, each once, parents first.
+    pub fn parents(self) -> Vec<Entity> {
+        let refers = |parent: &Entity| self.spec().references.iter().any(|r| r.parent == *parent);
+        Entity::ALL.into_iter().filter(refers).collect()
+    }
+
+    /// The entities that refer to this one.
+    pub fn children(self) -> Vec<Entity> {
+        Entity::ALL
+            .into_iter()
+            .filter(|child| child.parents().contains(&self))
+            .collect()
+    }
 }
 
 impl fmt::Display for Entity {
@@ -495,6 +509,17 @@ static FRAUD_REPORTS: EntitySpec = EntitySpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parents_and_children_follow_the_contract() {
+        assert_eq!(
+            Entity::Accounts.parents(),
+            [Entity::Products, Entity::Clients]
+        );
+        assert_eq!(Entity::FraudReports.parents(), [Entity::Transactions]);
+        assert!(Entity::Clients.parents().is_empty());
+        assert_eq!(Entity::Transactions.children(), [Entity::FraudReports]);
+    }
 
     #[test]
     fn names_round_trip() {

@@ -297,10 +297,7 @@ impl Ingestor {
                 quarantined: summary.quarantined_total(),
             });
         }
-        let is_parent = Entity::ALL
-            .iter()
-            .any(|e| e.spec().references.iter().any(|r| r.parent == entity));
-        if is_parent {
+        if !entity.children().is_empty() {
             let mut keys = run.seen;
             run.orphaned.iter().for_each(|k| keys.remove(*k));
             self.accepted_keys.insert(entity, Arc::new(keys));

@@ -64,7 +64,6 @@ use storage::postgres::{ConnectFailure, PostgresError};
 use crate::config::PipelineConfig;
 use crate::error::{PipelineError, Result};
 use crate::ingest::IngestOptions;
-use crate::ingest::parent_keys::parents;
 use crate::layout::DataLayout;
 use crate::quality::quarantine_share_checks;
 use crate::runtime::{
@@ -381,7 +380,7 @@ fn entity_task(shared: &Arc<Shared>, entity: Entity) -> Task {
     let inputs = Arc::clone(shared);
     let outputs = Arc::clone(shared);
     let cached = !shared.settings.force;
-    let parents = parents(entity);
+    let parents = entity.parents();
     let upstream: Vec<String> = parents.iter().map(|p| ingest_task_name(*p)).collect();
     task(shared, &ingest_task_name(entity), move |shared, task| {
         ingest(shared, task, entity)

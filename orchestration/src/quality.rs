@@ -3,13 +3,9 @@
 
 use std::path::PathBuf;
 
-use arrow::array::AsArray;
-use arrow::datatypes::{DataType, Int64Type};
 use chrono::{NaiveDate, Utc};
 use contract::Entity;
-use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
-use monitoring::MonitoringError;
 use monitoring::alerts::{self, Alert, AlertConfig, AlertState, Delivery};
 use monitoring::anomaly::BandRule;
 use monitoring::checks::{self, Check, CheckKind, Evidence, QualityConfig, Severity, Verdict};
@@ -22,6 +18,7 @@ use serde::Serialize;
 use storage::delta::{self, TableLocation};
 
 use crate::error::Result;
+use crate::ingest::recount::rule_counts;
 use crate::layout::DataLayout;
 
 /// What the quality stage judges, and where it writes.
@@ -299,7 +296,7 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
                 }
             })
             .collect(),
-        quarantine: quarantine_breakdown(&ctx).await?,
+        quarantine: quarantine_breakdown(&options.layout).await?,
         deliveries: report.deliveries.clone(),
         profiles: report.profiles.clone(),
     };
@@ -357,43 +354,13 @@ pub async fn send_alerts(
     Ok((alerts, deliveries))
 }
 
-/// Quarantined rows by entity and rule, from the quarantine tables registered in `ctx`.
-async fn quarantine_breakdown(ctx: &SessionContext) -> Result<Vec<(String, String, u64)>> {
+/// Quarantined rows by entity and rule, most first within each entity.
+async fn quarantine_breakdown(layout: &DataLayout) -> Result<Vec<(String, String, u64)>> {
     let mut rows = Vec::new();
     for entity in Entity::ALL {
-        let table = format!("quarantine_{entity}");
-        if !ctx.table_exist(table.as_str()).unwrap_or(false) {
-            continue;
-        }
-        let sql = format!(
-            "SELECT rule_id, count(*) AS n FROM {table} GROUP BY rule_id ORDER BY n DESC, rule_id"
-        );
-        let error = |e| MonitoringError::datafusion(&table, e);
-        let batches = ctx
-            .sql(&sql)
-            .await
-            .map_err(error)?
-            .collect()
-            .await
-            .map_err(error)?;
-        for batch in batches {
-            let rule = arrow::compute::cast(batch.column(0), &DataType::Utf8)
-                .map_err(MonitoringError::from)?;
-            let n = arrow::compute::cast(batch.column(1), &DataType::Int64)
-                .map_err(MonitoringError::from)?;
-            let (Some(rule), Some(n)) = (
-                rule.as_string_opt::<i32>(),
-                n.as_primitive_opt::<Int64Type>(),
-            ) else {
-                continue;
-            };
-            for row in 0..batch.num_rows() {
-                rows.push((
-                    entity.name().to_owned(),
-                    rule.value(row).to_owned(),
-                    u64::try_from(n.value(row)).unwrap_or_default(),
-                ));
-            }
+        let location = TableLocation::local(&layout.quarantine(entity))?;
+        for (rule, n) in rule_counts(&location).await? {
+            rows.push((entity.name().to_owned(), rule, n));
         }
     }
     Ok(rows)

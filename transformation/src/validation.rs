@@ -295,6 +295,8 @@ impl Rule {
 }
 
 /// A rule as written in TOML: `id`, `severity`, `message` and exactly one check.
+/// The check's fields repeat [`CheckSpec`]'s rather than `#[serde(flatten)]` it:
+/// serde ignores `deny_unknown_fields` under `flatten`, and a typo must be an error.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleToml {

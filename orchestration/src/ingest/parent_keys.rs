@@ -15,20 +15,6 @@ use storage::delta::{self, TableLocation};
 use crate::error::Result;
 use crate::layout::DataLayout;
 
-/// The entities `entity` refers to, each once, parents first.
-pub fn parents(entity: Entity) -> Vec<Entity> {
-    let refers = |parent: &Entity| entity.spec().references.iter().any(|r| r.parent == *parent);
-    Entity::ALL.into_iter().filter(refers).collect()
-}
-
-/// The entities that refer to `entity`.
-pub fn children(entity: Entity) -> Vec<Entity> {
-    Entity::ALL
-        .into_iter()
-        .filter(|child| parents(*child).contains(&entity))
-        .collect()
-}
-
 /// The accepted keys that the parents ingested in one run hand to their children.
 /// A parent's set is kept until each of its children has taken it, so that memory
 /// holds no more key sets than an ingestion of every entity in one go.
@@ -47,7 +33,7 @@ struct Held {
 impl ParentKeys {
     /// Keeps `parent`'s accepted keys for its children.
     pub fn give(&self, parent: Entity, keys: Arc<KeySet>) {
-        let waiting = children(parent);
+        let waiting = parent.children();
         if !waiting.is_empty() {
             self.lock().insert(parent, Held { keys, waiting });
         }
@@ -83,7 +69,7 @@ impl ParentKeys {
         layout: &DataLayout,
     ) -> Result<Vec<(Entity, usize)>> {
         let mut read = Vec::new();
-        for parent in parents(child) {
+        for parent in child.parents() {
             let keys = match self.take(parent, child) {
                 Some(keys) => keys,
                 None if ingestor.inputs(parent)?.is_some() => {
@@ -133,17 +119,6 @@ pub async fn read_back(layout: &DataLayout, parent: Entity) -> Result<KeySet> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parents_and_children_follow_the_contract() {
-        assert_eq!(
-            parents(Entity::Accounts),
-            [Entity::Products, Entity::Clients]
-        );
-        assert_eq!(parents(Entity::FraudReports), [Entity::Transactions]);
-        assert!(parents(Entity::Clients).is_empty());
-        assert_eq!(children(Entity::Transactions), [Entity::FraudReports]);
-    }
 
     #[test]
     fn a_parent_keeps_its_keys_until_each_child_took_them() {

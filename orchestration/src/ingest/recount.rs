@@ -33,26 +33,32 @@ pub async fn recount(layout: &DataLayout, entity: Entity) -> Result<EntitySummar
         unchecked_references: Vec::new(),
     };
     let quarantine = TableLocation::local(&layout.quarantine(entity))?;
-    if delta::open(&quarantine).await?.is_some() {
-        let sql = "SELECT rule_id, count(*) AS n FROM t GROUP BY rule_id";
-        for batch in delta::query(&quarantine, sql).await? {
-            let rules = cast(batch.column(0), &DataType::Utf8).map_err(IngestError::from)?;
-            let counts = cast(batch.column(1), &DataType::UInt64).map_err(IngestError::from)?;
-            let counts = counts.as_primitive::<UInt64Type>();
-            for (rule, &n) in rules.as_string::<i32>().iter().zip(counts.values().iter()) {
-                let rule = rule.unwrap_or_default();
-                match RuleId::parse(rule) {
-                    Some(contract) => *summary.quarantined.entry(contract).or_default() += n,
-                    None => {
-                        *summary
-                            .rejected_by_rules
-                            .entry(rule.to_owned())
-                            .or_default() += n
-                    }
-                }
-            }
+    for (rule, n) in rule_counts(&quarantine).await? {
+        match RuleId::parse(&rule) {
+            Some(contract) => *summary.quarantined.entry(contract).or_default() += n,
+            None => *summary.rejected_by_rules.entry(rule).or_default() += n,
         }
     }
     summary.raw_rows = summary.accepted + summary.quarantined_total();
     Ok(summary)
+}
+
+/// The rows of the quarantine table at `location` by rule id, most first, then by
+/// rule (none when there is no table).
+pub async fn rule_counts(location: &TableLocation) -> Result<Vec<(String, u64)>> {
+    if delta::open(location).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let sql = "SELECT rule_id, count(*) AS n FROM t GROUP BY rule_id ORDER BY n DESC, rule_id";
+    let mut counts = Vec::new();
+    for batch in delta::query(location, sql).await? {
+        let rules = cast(batch.column(0), &DataType::Utf8).map_err(IngestError::from)?;
+        let n = cast(batch.column(1), &DataType::UInt64).map_err(IngestError::from)?;
+        let rows = rules
+            .as_string::<i32>()
+            .iter()
+            .zip(n.as_primitive::<UInt64Type>().values());
+        counts.extend(rows.map(|(rule, &n)| (rule.unwrap_or_default().to_owned(), n)));
+    }
+    Ok(counts)
 }
