@@ -8,6 +8,9 @@
 //! - [`history`]: the commits, each with the run that made it;
 //! - [`maintain`]: compaction, vacuum and checkpoints.
 //!
+//! A [`TableLocation`] is a local folder or a cloud URL (`s3://`, `gs://`, `az://` …),
+//! and every operation works the same on both.
+//!
 //! Writes take a stream of batches and hand it to delta-rs as a DataFusion plan, so a
 //! table of any size is written with one batch in memory at a time and committed
 //! once: readers see the old version or the new one, never a half-written table. Every
@@ -18,10 +21,10 @@
 //! newer version checks it for conflicts; appends do not conflict and are retried at
 //! the next version, while a commit whose rows another commit changed in the meantime
 //! (two overwrites, two merges or deletes over the same files) is refused with
-//! [`StorageError::ConcurrentCommit`] and nothing of it is written.
+//! [`StorageError::ConcurrentCommit`](crate::StorageError::ConcurrentCommit) and nothing
+//! of it is written.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
@@ -29,72 +32,25 @@ use datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::TransactionError;
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::{Stream, StreamExt};
-use url::Url;
 
-use crate::error::{Result, StorageError};
+use crate::error::Result;
 
 mod delete;
 mod history;
+mod location;
 pub mod maintain;
 mod merge;
+mod object_stores;
 mod source;
 mod travel;
 mod write;
 
 pub use delete::{DeleteReport, delete};
 pub use history::{Commit, history, latest_commit_metadata};
+pub use location::TableLocation;
 pub use merge::{MergeReport, merge};
 pub use travel::{At, open_at, query_at, register_at};
 pub use write::{replace_where, write_stream};
-
-/// Where a Delta table lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableLocation(Url);
-
-impl TableLocation {
-    /// A table in a local folder (created if missing).
-    pub fn local(path: &Path) -> Result<TableLocation> {
-        let invalid = |message: String| StorageError::Location {
-            location: path.display().to_string(),
-            message,
-        };
-        std::fs::create_dir_all(path).map_err(|e| invalid(e.to_string()))?;
-        let absolute = path.canonicalize().map_err(|e| invalid(e.to_string()))?;
-        Url::from_directory_path(&absolute)
-            .map(TableLocation)
-            .map_err(|()| invalid("not an absolute folder".into()))
-    }
-
-    /// The location's URL.
-    pub fn url(&self) -> &Url {
-        &self.0
-    }
-
-    /// delta-rs's error about this table; a commit refused because of a concurrent
-    /// one becomes [`StorageError::ConcurrentCommit`].
-    fn delta_error(&self, source: DeltaTableError) -> StorageError {
-        let location = self.0.to_string();
-        let source = Box::new(source);
-        if is_commit_conflict(&source) {
-            StorageError::ConcurrentCommit { location, source }
-        } else {
-            StorageError::Delta { location, source }
-        }
-    }
-
-    fn datafusion_error(&self, source: DataFusionError) -> StorageError {
-        StorageError::DataFusion {
-            location: self.0.to_string(),
-            source: Box::new(source),
-        }
-    }
-}
-
-impl std::fmt::Display for TableLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.as_str())
-    }
-}
 
 /// How a write treats the rows already in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,12 +85,16 @@ pub fn run_metadata(run_id: &str) -> CommitMetadata {
 pub async fn open(location: &TableLocation) -> Result<Option<DeltaTable>> {
     // A local folder without a log is no table: say so without asking delta-rs,
     // which would log an error for it.
-    if let Ok(folder) = location.url().to_file_path()
+    if let Some(folder) = location.local_path()
         && !folder.join("_delta_log").is_dir()
     {
         return Ok(None);
     }
-    match deltalake::open_table(location.url().clone()).await {
+    let opened = deltalake::open_table_with_storage_options(
+        location.url().clone(),
+        location.storage_options(),
+    );
+    match opened.await {
         Ok(table) => Ok(Some(table)),
         Err(DeltaTableError::NotATable(_)) => Ok(None),
         Err(e) => Err(location.delta_error(e)),

@@ -116,9 +116,12 @@ where
     let ctx = session();
     let counter = RowCounter::default();
     let plan = source::frame(&ctx, location, schema, batches, &counter)?.into_unoptimized_plan();
-    let table = DeltaTable::try_from_url(location.url().clone())
-        .await
-        .map_err(|e| location.delta_error(e))?;
+    let table = DeltaTable::try_from_url_with_storage_options(
+        location.url().clone(),
+        location.storage_options(),
+    )
+    .await
+    .map_err(|e| location.delta_error(e))?;
     let mut write = table
         .write(Vec::new())
         .with_input_plan(plan)

@@ -155,6 +155,14 @@ pub(crate) async fn table_rows(location: &TableLocation) -> Vec<(i64, Option<Str
 }
 
 /// Batches of `(id, name)` rows as a stream.
+/// The table's commits, newest first, as (version, operation, run id).
+pub(crate) fn history_summary(history: &[delta::Commit]) -> Vec<(u64, &str, Option<&str>)> {
+    history
+        .iter()
+        .map(|c| (c.version, c.operation.as_str(), c.run_id.as_deref()))
+        .collect()
+}
+
 pub(crate) fn rows_stream(
     rows: &[(i64, Option<&str>)],
 ) -> futures::stream::Iter<std::vec::IntoIter<Result<RecordBatch, DataFusionError>>> {

@@ -30,7 +30,9 @@ fn after_barrier(
     .flatten()
 }
 
-fn append(
+/// Writes `ids` with `mode` in a task of its own, once the other writer sharing
+/// `barrier` is writing too.
+pub(crate) fn append(
     location: &TableLocation,
     barrier: &Arc<Barrier>,
     ids: std::ops::Range<i64>,
@@ -71,27 +73,28 @@ fn is_conflict(error: &StorageError) -> bool {
         && error.to_string().contains("concurrent commit conflict")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_appends_both_land() {
-    let dir = tempfile::tempdir().expect("dir");
-    let location = TableLocation::local(dir.path()).expect("location");
-    write(&location, vec![batch(0..10)], WriteMode::Overwrite, "base")
+/// Creates the table at `location` with 10 rows, then `rounds` times appends from two
+/// writers at once: both land, at consecutive versions, with their run ids. Returns
+/// the history's run ids, sorted.
+pub(crate) async fn appends_in_pairs_all_land(
+    location: &TableLocation,
+    rounds: i64,
+) -> Vec<String> {
+    write(location, vec![batch(0..10)], WriteMode::Overwrite, "base")
         .await
         .expect("create");
-
-    let mut expected_rows = 10;
-    for round in 0..3_i64 {
+    for round in 0..rounds {
         let barrier = Arc::new(Barrier::new(2));
         let start = 1000 * (round + 1);
         let a = append(
-            &location,
+            location,
             &barrier,
             start..start + 100,
             WriteMode::Append,
             format!("a{round}"),
         );
         let b = append(
-            &location,
+            location,
             &barrier,
             start + 500..start + 550,
             WriteMode::Append,
@@ -104,50 +107,73 @@ async fn two_concurrent_appends_both_land() {
         let mut versions = [a.version, b.version];
         versions.sort_unstable();
         assert_eq!(versions, [base + 1, base + 2], "round {round}");
-        expected_rows += 150;
     }
     assert_eq!(
-        delta::count_rows(&location).await.expect("count"),
-        expected_rows
+        delta::count_rows(location).await.expect("count"),
+        10 + 150 * rounds as u64
     );
-    assert_eq!(log_versions(dir.path()), (0..=6).collect::<Vec<_>>());
-    let history = delta::history(&location, None).await.expect("history");
+    let history = delta::history(location, None).await.expect("history");
     let mut runs: Vec<String> = history.into_iter().filter_map(|c| c.run_id).collect();
     runs.sort();
-    assert_eq!(runs, ["a0", "a1", "a2", "b0", "b1", "b2", "base"]);
+    runs
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn of_two_concurrent_overwrites_one_commits_and_the_other_fails_clearly() {
-    let dir = tempfile::tempdir().expect("dir");
-    let location = TableLocation::local(dir.path()).expect("location");
-    write(&location, vec![batch(0..10)], WriteMode::Overwrite, "base")
+/// Creates the table at `location` with 10 rows, then overwrites it from two writers
+/// at once: one commits, the other fails with a conflict, and the table holds the
+/// winner's rows only. Returns the loser's error.
+pub(crate) async fn one_of_two_overwrites_wins(location: &TableLocation) -> StorageError {
+    write(location, vec![batch(0..10)], WriteMode::Overwrite, "base")
         .await
         .expect("create");
-
     let barrier = Arc::new(Barrier::new(2));
     let a = append(
-        &location,
+        location,
         &barrier,
         100..110,
         WriteMode::Overwrite,
         "a".into(),
     );
     let b = append(
-        &location,
+        location,
         &barrier,
         200..205,
         WriteMode::Overwrite,
         "b".into(),
     );
     let (a, b) = tokio::join!(a, b);
-    let (a, b) = (a.expect("task a"), b.expect("task b"));
-    let (winner, error) = match (a, b) {
-        (Ok(_), Err(error)) => ("a", error),
-        (Err(error), Ok(_)) => ("b", error),
+    let (winner, error) = match (a.expect("task a"), b.expect("task b")) {
+        (Ok(_), Err(error)) => (100..110, error),
+        (Err(error), Ok(_)) => (200..205, error),
         (a, b) => panic!("one overwrite must win and one fail: {a:?} {b:?}"),
     };
     assert!(is_conflict(&error), "{error}");
+    let ids: Vec<i64> = table_rows(location)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        ids,
+        winner.collect::<Vec<_>>(),
+        "the winner's rows, nothing of the loser's"
+    );
+    error
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_appends_both_land() {
+    let dir = tempfile::tempdir().expect("dir");
+    let location = TableLocation::local(dir.path()).expect("location");
+    let runs = appends_in_pairs_all_land(&location, 3).await;
+    assert_eq!(runs, ["a0", "a1", "a2", "b0", "b1", "b2", "base"]);
+    assert_eq!(log_versions(dir.path()), (0..=6).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_concurrent_overwrites_one_commits_and_the_other_fails_clearly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let location = TableLocation::local(dir.path()).expect("location");
+    let error = one_of_two_overwrites_wins(&location).await;
     // delta-rs 1.1: the loser's overwrite read (and removes) the file the winner removed.
     assert!(
         error
@@ -155,17 +181,6 @@ async fn of_two_concurrent_overwrites_one_commits_and_the_other_fails_clearly() 
             .contains("a concurrent transaction deleted data this operation read"),
         "{error}"
     );
-    let expected: Vec<i64> = if winner == "a" {
-        (100..110).collect()
-    } else {
-        (200..205).collect()
-    };
-    let ids: Vec<i64> = table_rows(&location)
-        .await
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(ids, expected, "the winner's rows, nothing of the loser's");
     assert_eq!(log_versions(dir.path()), vec![0, 1]);
 }
 

@@ -17,7 +17,8 @@ fn owned(rows: &[(i64, Option<&str>)]) -> Vec<(i64, Option<String>)> {
         .collect()
 }
 
-async fn merge(
+/// Merges `rows` on `id` with the run id `run`.
+pub(crate) async fn merge(
     location: &TableLocation,
     rows: &[(i64, Option<&str>)],
     run: &str,
@@ -397,10 +398,7 @@ async fn history_lists_the_operations_with_their_run_ids_newest_first() {
         .expect("append");
 
     let history = delta::history(&location, None).await.expect("history");
-    let summary: Vec<(u64, &str, Option<&str>)> = history
-        .iter()
-        .map(|c| (c.version, c.operation.as_str(), c.run_id.as_deref()))
-        .collect();
+    let summary = crate::delta::history_summary(&history);
     assert_eq!(
         summary,
         vec![

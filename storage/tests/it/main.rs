@@ -4,4 +4,6 @@ mod delta;
 mod delta_concurrency;
 mod delta_maintain;
 mod delta_ops;
+mod delta_s3;
 mod postgres;
+mod server;

@@ -37,11 +37,12 @@ fn database_url() -> String {
 async fn try_connect() -> Option<Client> {
     match postgres::connect(&database_url(), 1, Duration::from_millis(10)).await {
         Ok(client) => Some(client),
-        Err(error) if std::env::var("BANKPIPE_REQUIRE_PG").as_deref() == Ok("1") => {
-            panic!("BANKPIPE_REQUIRE_PG=1 but PostgreSQL is not reachable: {error}")
-        }
         Err(error) => {
-            eprintln!("SKIPPED: no PostgreSQL at DATABASE_URL (or the default): {error}");
+            crate::server::unavailable(
+                "BANKPIPE_REQUIRE_PG",
+                "no PostgreSQL at DATABASE_URL (or the default)",
+                error,
+            );
             None
         }
     }
