@@ -4,6 +4,9 @@
 //! - the data folder: listed, and a file created and removed in it;
 //! - every Delta table of the processed layer and of the warehouse: present and
 //!   readable (its version and rows);
+//! - the run store, when given: it opens (a PostgreSQL one is created if missing) and
+//!   how many runs it holds; an SQLite file not created yet passes (the first run
+//!   creates it);
 //! - PostgreSQL: reachable (bounded retries), its version, and the right to create a
 //!   table in the warehouse's schema (tried in a transaction that is rolled back, so
 //!   nothing is left behind).
@@ -24,6 +27,7 @@ use tokio_postgres::Client;
 
 use crate::layout::DataLayout;
 use crate::publish::WAREHOUSE;
+use crate::runtime::{RunFilter, RunStore, StoreLocation, StoreOptions};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub struct CheckOptions {
     pub database_url: Option<String>,
     /// The warehouse's schema in PostgreSQL.
     pub schema: String,
+    /// The run store to check, if any.
+    pub run_store: Option<StoreLocation>,
     /// Connection attempts (at least one).
     pub attempts: u32,
     /// The wait after the first failed attempt (doubling after each).
@@ -69,7 +75,7 @@ pub struct CheckOptions {
 }
 
 /// Runs every check, in order: the data folder, the processed tables, the warehouse
-/// tables, PostgreSQL.
+/// tables, the run store, PostgreSQL.
 pub async fn check_connections(options: &CheckOptions) -> Vec<Check> {
     let layout = &options.layout;
     let mut checks = vec![data_folder(layout.root())];
@@ -83,8 +89,35 @@ pub async fn check_connections(options: &CheckOptions) -> Vec<Check> {
         let path = layout.transformed(table.name);
         checks.push(delta_table("warehouse table", layout, &path, false).await);
     }
+    if let Some(location) = &options.run_store {
+        checks.push(run_store(location).await);
+    }
     checks.extend(postgres_checks(options).await);
     checks
+}
+
+/// The run store at `location` opens, and how many runs it holds.
+async fn run_store(location: &StoreLocation) -> Check {
+    let result = match location {
+        StoreLocation::Sqlite(path) if !path.exists() => {
+            Ok("not created yet: the first run creates it".to_owned())
+        }
+        _ => count_runs(location).await.map_err(|e| e.to_string()),
+    };
+    Check::new("run store", location.to_string(), result)
+}
+
+async fn count_runs(location: &StoreLocation) -> crate::runtime::error::Result<String> {
+    let store = RunStore::open_at(location.clone(), StoreOptions::default()).await?;
+    let latest = RunFilter {
+        limit: Some(1),
+        ..RunFilter::default()
+    };
+    let (runs, total) = store.runs_page(latest, 0).await?;
+    Ok(match runs.first() {
+        Some(run) => format!("{total} runs, the latest #{} ({})", run.id, run.state),
+        None => "no run yet".to_owned(),
+    })
 }
 
 /// The data folder can be listed, and a file created in it and removed.

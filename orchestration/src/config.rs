@@ -5,7 +5,7 @@
 //! data-quality checks under `[quality]` ([`QualityConfig`]), and the PostgreSQL sink
 //! under `[postgres]` ([`PostgresSink`], off by default), and the deployments of the
 //! pipeline's flow under `[[deployments]]` ([`Deployment`]: schedules), and the run
-//! store's retention under `[runs]` ([`RunsConfig`]). Every table is optional;
+//! store's place and retention under `[runs]` ([`RunsConfig`]). Every table is optional;
 //! what is absent takes the contract's defaults. Unknown keys are errors, so a typo
 //! never passes silently.
 
@@ -19,6 +19,8 @@ use transformation::fraud::FraudRules;
 use transformation::fx::FxConfig;
 use transformation::revenue::RevenueRules;
 
+use crate::runtime::StoreLocation;
+use crate::runtime::store::FILE_NAME as STORE_FILE;
 use crate::schedule::{Deployment, validate};
 
 /// The model's settings.
@@ -60,25 +62,49 @@ impl Default for PostgresSink {
 impl PostgresSink {
     /// The configured URL, else `DATABASE_URL`.
     pub fn url(&self) -> Option<String> {
-        self.url
-            .clone()
-            .or_else(|| std::env::var("DATABASE_URL").ok())
-            .filter(|url| !url.is_empty())
+        url_or_environment(self.url.as_ref())
     }
 }
 
-/// The run store's settings (`[runs]`).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// The run store's settings (`[runs]`): where runs are kept, and for how long.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunsConfig {
     /// Runs (with their task runs and logs) older than this many days are deleted
     /// after each run and daily by `serve`.
     pub retention_days: u32,
+    /// Where runs are kept.
+    pub store: RunStoreKind,
+    /// The PostgreSQL server of a `postgres` store (`postgres://user@host:port/db`);
+    /// `DATABASE_URL` when absent, which keeps passwords out of the file.
+    pub url: Option<String>,
+    /// The schema of a `postgres` store's tables.
+    pub schema: String,
 }
+
+/// Where the run store is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStoreKind {
+    /// An SQLite file in the data folder (`<data>/runs.sqlite`): nothing to install.
+    #[default]
+    Sqlite,
+    /// A schema of a PostgreSQL database: shared by several hosts, backed up with the
+    /// rest of the bank's databases.
+    Postgres,
+}
+
+/// The default schema of a PostgreSQL run store.
+pub const DEFAULT_RUNS_SCHEMA: &str = "bankpipe_runs";
 
 impl Default for RunsConfig {
     fn default() -> Self {
-        RunsConfig { retention_days: 90 }
+        RunsConfig {
+            retention_days: 90,
+            store: RunStoreKind::Sqlite,
+            url: None,
+            schema: DEFAULT_RUNS_SCHEMA.to_owned(),
+        }
     }
 }
 
@@ -87,6 +113,31 @@ impl RunsConfig {
     pub fn retention(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400)
     }
+
+    /// Where the run store of data folder `data` is; an error for a `postgres` store
+    /// without a URL (neither `url` nor `DATABASE_URL`).
+    pub fn location(&self, data: &Path) -> Result<StoreLocation, String> {
+        match self.store {
+            RunStoreKind::Sqlite => Ok(StoreLocation::Sqlite(data.join(STORE_FILE))),
+            RunStoreKind::Postgres => {
+                let url = url_or_environment(self.url.as_ref()).ok_or(
+                    "[runs] store = \"postgres\" needs a server: set `url` under [runs] \
+                         or DATABASE_URL",
+                )?;
+                Ok(StoreLocation::Postgres {
+                    url,
+                    schema: self.schema.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// `url`, else `DATABASE_URL` (an empty one counts as none).
+pub fn url_or_environment(url: Option<&String>) -> Option<String> {
+    url.cloned()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .filter(|url| !url.is_empty())
 }
 
 /// A whole configuration file.
@@ -175,6 +226,10 @@ mod tests {
         );
         let config = PipelineConfig::from_file(&path).expect("config");
         assert_eq!(config.runs.retention_days, 30);
+        assert_eq!(
+            config.runs.location(Path::new("data")),
+            Ok(StoreLocation::Sqlite(Path::new("data").join("runs.sqlite")))
+        );
         assert_eq!(config.deployments.len(), 1);
         assert_eq!(config.deployments[0].timezone, "Europe/Paris");
         let (_dir, path) = write("[[deployments]]\nname = \"x\"\ncron = \"61 8 * * *\"\n");
@@ -190,6 +245,27 @@ mod tests {
         let path = dir.path().join("bankpipe.toml");
         std::fs::write(&path, text).expect("write");
         (dir, path)
+    }
+
+    #[test]
+    fn a_postgres_run_store_is_read_with_its_schema() {
+        let (_dir, path) = write(
+            "[runs]\nstore = \"postgres\"\nurl = \"postgres://ops@db:5432/bank\"\n\
+             schema = \"ops_runs\"\n",
+        );
+        let config = PipelineConfig::from_file(&path).expect("config");
+        assert_eq!(
+            config.runs.location(Path::new("data")),
+            Ok(StoreLocation::Postgres {
+                url: "postgres://ops@db:5432/bank".to_owned(),
+                schema: "ops_runs".to_owned(),
+            })
+        );
+        let (_dir, path) = write("[runs]\nstore = \"mysql\"\n");
+        let message = PipelineConfig::from_file(&path)
+            .expect_err("unknown store")
+            .to_string();
+        assert!(message.contains("mysql"), "{message}");
     }
 
     #[test]

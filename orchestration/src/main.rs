@@ -1,7 +1,7 @@
 //! `bankpipe`: a bank's daily extracts in, an analytics warehouse out.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +9,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use monitoring::alerts::AlertConfig;
 use monitoring::checks;
-use orchestration::config::PipelineConfig;
+use orchestration::config::{PipelineConfig, RunsConfig};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::new_run_id;
 use orchestration::pipeline::{PipelineSettings, daily_flow};
 use orchestration::run_alerts::alert_run;
 use orchestration::runtime::{
-    Executor, FlowRunDetail, FlowRunId, RunState, RunStore, TaskLogLayer,
+    Executor, FlowRunDetail, FlowRunId, RunState, RunStore, StoreOptions, TaskLogLayer,
 };
 use orchestration::schedule::Deployment;
 use orchestration::serve::{PipelineLauncher, deployment_settings, run_request};
@@ -129,6 +129,10 @@ enum Command {
         /// The data folder whose run store holds the run.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// The configuration, when its `[runs]` puts the run store elsewhere than the
+        /// data folder (PostgreSQL).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Generates a small data set and runs every stage on it, on local Delta tables.
     Demo {
@@ -191,15 +195,16 @@ struct PostgresTarget {
     /// The warehouse's PostgreSQL schema.
     #[arg(long, default_value = orchestration::publish::DEFAULT_SCHEMA)]
     schema: String,
+    /// The configuration, whose `[runs]` says where the run store is (default: the
+    /// data folder's).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 impl PostgresTarget {
     /// `--database-url`, else `DATABASE_URL`.
     fn url(&self) -> Option<String> {
-        self.database_url
-            .clone()
-            .or_else(|| std::env::var("DATABASE_URL").ok())
-            .filter(|url| !url.is_empty())
+        orchestration::config::url_or_environment(self.database_url.as_ref())
     }
 }
 
@@ -363,7 +368,7 @@ async fn run(command: Command) -> Result<(), PipelineError> {
             );
             Ok(())
         }
-        Command::Retry { run, data } => retry(data, run).await,
+        Command::Retry { run, data, config } => retry(data, config, run).await,
         Command::Quality { paths, as_of, run } => {
             let (config, _, layout) = paths.resolve()?;
             match run {
@@ -436,9 +441,9 @@ async fn run_flow(
     deployment: Option<String>,
     backfill: Option<&str>,
 ) -> Result<(), PipelineError> {
-    let store = RunStore::open_in(&settings.data).await?;
-    let request = run_request(&settings, deployment, backfill);
     let config = settings.config()?;
+    let store = open_store(&config.runs, &settings.data).await?;
+    let request = run_request(&settings, deployment, backfill);
     let layout = DataLayout::new(&settings.data);
     let flow = daily_flow(settings, Console::terminal())?;
     let detail = Executor::new(store.clone()).run(&flow, request).await?;
@@ -551,7 +556,7 @@ async fn serve(
     let token = token
         .or_else(|| std::env::var("BANKPIPE_TOKEN").ok())
         .filter(|t| !t.is_empty());
-    let store = RunStore::open_in(&paths.data).await?;
+    let store = open_store(&config.runs, &paths.data).await?;
     let base = paths.settings(yesterday());
     let deployments = config.deployments.len();
     let retention = config.runs.retention();
@@ -575,7 +580,7 @@ async fn serve(
         } else {
             "local only"
         },
-        store.path().display()
+        store.location()
     );
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -583,9 +588,19 @@ async fn serve(
     orchestration::serve::serve(Arc::new(launcher), store, addr, token, stop).await
 }
 
+/// The run store that `runs` configures for data folder `data`.
+async fn open_store(runs: &RunsConfig, data: &Path) -> Result<RunStore, PipelineError> {
+    let location = runs.location(data).map_err(PipelineError::Config)?;
+    Ok(RunStore::open_at(location, StoreOptions::default()).await?)
+}
+
 /// `retry RUN_ID`: reruns a failed pipeline run from its failed tasks.
-async fn retry(data: PathBuf, run: i64) -> Result<(), PipelineError> {
-    let store = RunStore::open_in(&data).await?;
+async fn retry(data: PathBuf, config: Option<PathBuf>, run: i64) -> Result<(), PipelineError> {
+    let runs = match config {
+        Some(path) => PipelineConfig::from_file(&path)?.runs,
+        None => RunsConfig::default(),
+    };
+    let store = open_store(&runs, &data).await?;
     let previous = store.get_run(FlowRunId(run)).await?;
     let settings = PipelineSettings::from_parameters(&previous.run.parameters)
         .ok_or(PipelineError::NotRetriable(run))?;
@@ -699,10 +714,15 @@ async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
 /// `check-connections`: the table of checks; an error (non-zero exit) if one failed.
 async fn check_connections(target: &PostgresTarget) -> Result<(), PipelineError> {
     use orchestration::check::{CheckOptions, check_connections, render};
+    let runs = match &target.config {
+        Some(path) => PipelineConfig::from_file(path)?.runs,
+        None => RunsConfig::default(),
+    };
     let options = CheckOptions {
         layout: DataLayout::new(&target.data),
         database_url: target.url(),
         schema: target.schema.clone(),
+        run_store: Some(runs.location(&target.data).map_err(PipelineError::Config)?),
         attempts: 3,
         first_backoff: Duration::from_millis(250),
     };

@@ -147,7 +147,7 @@ impl DashboardState {
 impl fmt::Debug for DashboardState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DashboardState")
-            .field("store", &self.store.path())
+            .field("store", self.store.location())
             .field("token", &self.token.as_ref().map(|_| "(set)"))
             .field("data", &self.data)
             .finish_non_exhaustive()

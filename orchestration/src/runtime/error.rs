@@ -72,20 +72,31 @@ pub enum RuntimeError {
     },
     /// The run store was written by a newer bankpipe.
     #[error(
-        "run store {path} has schema version {found}, this bankpipe knows up to {supported}: \
-         use a newer bankpipe, or another data folder"
+        "run store {store} has schema version {found}, this bankpipe knows up to {supported}: \
+         use a newer bankpipe, or another store"
     )]
     StoreTooNew {
-        /// The store's file.
-        path: PathBuf,
+        /// The store (its file, or its PostgreSQL schema).
+        store: String,
         /// The schema version found in the file.
         found: i64,
         /// The newest schema version this build knows.
         supported: i64,
     },
-    /// A read or write of the run store failed.
+    /// A read or write of the SQLite run store failed.
     #[error("run store: {0}")]
     Store(#[from] rusqlite::Error),
+    /// Connecting to the PostgreSQL run store, or a statement of it, failed.
+    #[error("run store (PostgreSQL): {0}")]
+    Postgres(#[from] storage::postgres::PostgresError),
+    /// A value read from the run store is not what its column should hold.
+    #[error("run store: column `{column}`: {message}")]
+    StoreValue {
+        /// The column.
+        column: String,
+        /// What was wrong.
+        message: String,
+    },
     /// A run's parameters could not be written as JSON.
     #[error("run parameters cannot be stored as JSON: {0}")]
     Parameters(#[from] serde_json::Error),

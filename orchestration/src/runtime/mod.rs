@@ -59,6 +59,6 @@ pub use process::ProcessId;
 pub use state::RunState;
 pub use store::{
     BACKFILL_PARAMETER, BackfillSummary, FlowRunDetail, FlowRunId, FlowRunRecord, LockWait,
-    LogScope, RunFilter, RunStore, StoreOptions, TaskRunId, TaskRunRecord,
+    LogScope, RunFilter, RunStore, StoreLocation, StoreOptions, TaskRunId, TaskRunRecord,
 };
 pub use task_events::{TaskLogLayer, spawn_blocking};

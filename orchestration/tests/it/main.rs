@@ -5,6 +5,7 @@ mod ingest;
 mod maintain;
 mod pg;
 mod pipeline;
+mod run_stores;
 mod runtime;
 mod schedule;
 mod serve;

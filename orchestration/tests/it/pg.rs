@@ -14,18 +14,22 @@ use orchestration::check::{CheckOptions, check_connections};
 use orchestration::config::PipelineConfig;
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::publish::{Method, WAREHOUSE, publish};
+use orchestration::runtime::StoreLocation;
 use storage::delta::{self, TableLocation};
 use storage::postgres;
 use tokio_postgres::Client;
 
 use crate::transform::run;
 
-fn database_url() -> String {
+/// The test server: `DATABASE_URL`, else the local default.
+pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-async fn try_connect() -> Option<Client> {
+/// A connection to the test server; `None` (with `SKIPPED: …` printed) when it is
+/// unreachable, a panic instead when `BANKPIPE_REQUIRE_PG=1`.
+pub async fn try_connect() -> Option<Client> {
     match postgres::connect(&database_url(), 1, Duration::from_millis(10)).await {
         Ok(client) => Some(client),
         Err(error) if std::env::var("BANKPIPE_REQUIRE_PG").as_deref() == Ok("1") => {
@@ -49,11 +53,7 @@ struct TestDb {
 impl TestDb {
     async fn new(test: &str) -> Option<TestDb> {
         let client = try_connect().await?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let schema = format!("t_{test}_{}_{nanos}", std::process::id());
+        let schema = test_schema(test);
         Some(TestDb {
             client,
             _guard: SchemaGuard(schema.clone()),
@@ -111,8 +111,19 @@ impl TestDb {
     }
 }
 
+/// A schema name for test `test` that no other test (or run of it) uses, short enough
+/// for PostgreSQL's 63-byte names.
+pub fn test_schema(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let short: String = test.chars().take(30).collect();
+    format!("t_{short}_{}_{nanos}", std::process::id())
+}
+
 /// Drops the schema (CASCADE) over a connection of its own when dropped.
-struct SchemaGuard(String);
+pub struct SchemaGuard(pub String);
 
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
@@ -268,13 +279,19 @@ async fn the_warehouse_loads_with_its_keys_and_a_second_load_changes_nothing() {
         layout: layout.clone(),
         database_url: Some(database_url()),
         schema: db.schema.clone(),
+        run_store: Some(StoreLocation::Postgres {
+            url: database_url(),
+            schema: db.schema.clone(),
+        }),
         attempts: 1,
         first_backoff: Duration::from_millis(10),
     })
     .await;
     let failed: Vec<_> = checks.iter().filter(|c| !c.ok).collect();
     assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(checks.len(), 1 + 9 + WAREHOUSE.len() + 3);
+    assert_eq!(checks.len(), 1 + 9 + WAREHOUSE.len() + 1 + 3);
+    let runs = checks.iter().find(|c| c.check == "run store").expect("");
+    assert_eq!(runs.detail, "no run yet", "created in the schema: {runs:?}");
 }
 
 /// Moves the data files of the Delta table `table` aside (`hide`) or back.
@@ -438,6 +455,7 @@ async fn check_connections_reports_an_unreachable_server_quickly() {
         layout: DataLayout::new(dir.path()),
         database_url: Some("postgres://postgres:s3cret@127.0.0.1:1/test".to_owned()),
         schema: "bank_dw".to_owned(),
+        run_store: Some(StoreLocation::Sqlite(dir.path().join("runs.sqlite"))),
         attempts: 3,
         first_backoff: Duration::from_millis(20),
     })
@@ -463,6 +481,11 @@ async fn check_connections_reports_an_unreachable_server_quickly() {
     }
     let folder = checks.iter().find(|c| c.check == "data folder").expect("");
     assert!(folder.ok, "{folder:?}");
+    let runs = checks.iter().find(|c| c.check == "run store").expect("");
+    assert!(
+        runs.ok && runs.detail.contains("not created yet"),
+        "{runs:?}"
+    );
     let missing = checks
         .iter()
         .find(|c| c.target == "transformed/fact_transactions")
@@ -475,6 +498,7 @@ async fn check_connections_reports_an_unreachable_server_quickly() {
         database_url: None,
         layout: DataLayout::new(dir.path()),
         schema: "bank_dw".to_owned(),
+        run_store: None,
         attempts: 1,
         first_backoff: Duration::from_millis(1),
     })

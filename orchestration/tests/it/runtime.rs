@@ -1,6 +1,7 @@
 //! The flow runtime: dependency order, parallelism, retries, timeouts, failures that
 //! cancel only what depends on them, caching, resuming, crash recovery, the writer
-//! lock and retention, each on a real run store in a temporary folder.
+//! lock and retention, each on a real run store in a temporary folder; those that
+//! depend on the store's SQL, on both backends (SQLite and PostgreSQL).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,11 +12,14 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use orchestration::runtime::store::{NewFlowRun, TaskRunChange};
 use orchestration::runtime::{
-    Backoff, Executor, Fingerprint, Flow, FlowRunDetail, LockWait, LogLevel, LogScope, ProcessId,
-    RunFilter, RunRequest, RunState, RunStore, RuntimeError, StoreOptions, Task, TaskContext,
-    TaskError, TaskOutput, TaskPolicy,
+    BACKFILL_PARAMETER, Backoff, Executor, Fingerprint, Flow, FlowRunDetail, FlowRunRecord,
+    LockWait, LogLevel, LogScope, ProcessId, RunFilter, RunRequest, RunState, RunStore,
+    RuntimeError, StoreLocation, StoreOptions, Task, TaskContext, TaskError, TaskOutput,
+    TaskPolicy,
 };
 use tokio::sync::{Notify, mpsc};
+
+use crate::run_stores::{TestStore, on_both_stores};
 
 async fn store(dir: &Path) -> RunStore {
     RunStore::open_in(dir).await.expect("run store")
@@ -557,10 +561,8 @@ async fn retry_reruns_a_failed_run_from_its_failed_tasks() {
     );
 }
 
-#[tokio::test]
-async fn runs_of_a_gone_process_are_marked_crashed_when_the_store_opens() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let first = store(dir.path()).await;
+async fn runs_of_a_gone_process_are_marked_crashed_when_the_store_opens(stores: TestStore) {
+    let first = stores.open().await;
     let new_run = |owner: ProcessId| NewFlowRun {
         flow: "daily".to_owned(),
         deployment: Some("bank-daily".to_owned()),
@@ -610,7 +612,7 @@ async fn runs_of_a_gone_process_are_marked_crashed_when_the_store_opens() {
         .expect("run");
     drop(first);
 
-    let reopened = store(dir.path()).await;
+    let reopened = stores.open().await;
     let crashed = reopened.get_run(dead).await.expect("run");
     assert_eq!(crashed.run.state, RunState::Crashed);
     assert!(crashed.run.ended_at.is_some());
@@ -634,14 +636,11 @@ async fn runs_of_a_gone_process_are_marked_crashed_when_the_store_opens() {
 
     // Another host's run is judged by its heartbeat.
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let impatient = RunStore::open(
-        reopened.path(),
-        StoreOptions {
+    let impatient = stores
+        .open_with(StoreOptions {
             stale_after: Duration::from_millis(20),
-        },
-    )
-    .await
-    .expect("store");
+        })
+        .await;
     let remote = impatient.get_run(remote).await.expect("run").run;
     assert_eq!(remote.state, RunState::Crashed);
     assert!(
@@ -683,10 +682,8 @@ fn held_flow(started: mpsc::UnboundedSender<i64>, release: Arc<Notify>) -> Flow 
         .expect("flow")
 }
 
-#[tokio::test]
-async fn a_second_run_of_an_exclusive_flow_is_refused_or_waits() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let executor = Executor::new(store(dir.path()).await);
+async fn a_second_run_of_an_exclusive_flow_is_refused_or_waits(stores: TestStore) {
+    let executor = Executor::new(stores.open().await);
     let (started, mut running) = mpsc::unbounded_channel();
     let release = Arc::new(Notify::new());
     let flow = held_flow(started, Arc::clone(&release));
@@ -753,10 +750,8 @@ async fn a_second_run_of_an_exclusive_flow_is_refused_or_waits() {
     );
 }
 
-#[tokio::test]
-async fn the_lock_of_a_gone_process_is_taken_over() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = store(dir.path()).await;
+async fn the_lock_of_a_gone_process_is_taken_over(stores: TestStore) {
+    let store = stores.open().await;
     let dead = store
         .create_flow_run(NewFlowRun {
             flow: "warehouse".to_owned(),
@@ -809,9 +804,7 @@ async fn the_lock_of_a_gone_process_is_taken_over() {
     assert_eq!(next.run.state, RunState::Completed);
 }
 
-#[tokio::test]
-async fn the_store_lists_runs_tails_logs_counts_days_and_prunes() {
-    let dir = tempfile::tempdir().expect("temp dir");
+async fn the_store_lists_runs_tails_logs_counts_days_and_prunes(stores: TestStore) {
     let flow = Flow::builder("chatty")
         .task(Task::new("talk", |ctx: TaskContext| async move {
             for i in 1..=5 {
@@ -827,7 +820,7 @@ async fn the_store_lists_runs_tails_logs_counts_days_and_prunes() {
         }))
         .build()
         .expect("flow");
-    let executor = Executor::new(store(dir.path()).await);
+    let executor = Executor::new(stores.open().await);
     let store = executor.store().clone();
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -944,3 +937,146 @@ async fn the_store_lists_runs_tails_logs_counts_days_and_prunes() {
         Err(RuntimeError::RunNotFound(id)) if id == ids[0]
     ));
 }
+
+async fn the_dashboards_queries_read_pages_flows_failures_durations_and_backfills(
+    stores: TestStore,
+) {
+    let executor = Executor::new(stores.open().await);
+    let store = executor.store().clone();
+    let ok = Flow::builder("ok").task(done("a")).build().expect("flow");
+    let failing = Flow::builder("failing")
+        .task(Task::new("no", |_ctx| async {
+            Err(TaskError::fatal("no"))
+        }))
+        .build()
+        .expect("flow");
+    let in_backfill = |day: &str| {
+        RunRequest::default()
+            .with_parameter(BACKFILL_PARAMETER, "bf-1")
+            .with_parameter("business_date", day)
+    };
+    let ids = |runs: Vec<FlowRunRecord>| runs.iter().map(|r| r.id).collect::<Vec<_>>();
+    let first = executor
+        .run(&ok, in_backfill("2026-11-01"))
+        .await
+        .expect("run");
+    let second = executor
+        .run(&failing, in_backfill("2026-11-02"))
+        .await
+        .expect("run");
+    let third = executor.run(&ok, RunRequest::default()).await.expect("run");
+    let (first, second, third) = (first.run.id, second.run.id, third.run.id);
+
+    let page = RunFilter {
+        limit: Some(2),
+        ..RunFilter::default()
+    };
+    let (runs, total) = store.runs_page(page, 1).await.expect("page");
+    assert_eq!((ids(runs), total), (vec![second, first], 3));
+    let backfilled = RunFilter {
+        backfill: Some("bf-1".to_owned()),
+        ..RunFilter::default()
+    };
+    let (runs, total) = store.runs_page(backfilled, 0).await.expect("page");
+    assert_eq!((ids(runs), total), (vec![second, first], 2));
+    let latest: Vec<_> = store
+        .latest_run_per_flow()
+        .await
+        .expect("latest")
+        .iter()
+        .map(|r| (r.flow.clone(), r.id))
+        .collect();
+    assert_eq!(
+        latest,
+        [("failing".to_owned(), second), ("ok".to_owned(), third)]
+    );
+    assert_eq!(
+        ids(store.recent_failures(5).await.expect("failures")),
+        [second]
+    );
+    let mean = store
+        .mean_duration(Utc::now() - TimeDelta::hours(1))
+        .await
+        .expect("mean");
+    assert!(
+        mean.is_some_and(|m| m < Duration::from_secs(60)),
+        "{mean:?}"
+    );
+
+    let backfills = store.backfills(10).await.expect("backfills");
+    assert_eq!(backfills.len(), 1, "{backfills:?}");
+    let backfill = &backfills[0];
+    assert_eq!(
+        (backfill.id.as_str(), backfill.latest_run),
+        ("bf-1", second)
+    );
+    assert_eq!(
+        backfill.states,
+        BTreeMap::from([(RunState::Completed, 1), (RunState::Failed, 1)])
+    );
+    assert!(backfill.has_ended());
+    assert_eq!(
+        store.backfill("bf-1").await.expect("backfill").as_ref(),
+        Some(backfill)
+    );
+    assert_eq!(store.backfill("nope").await.expect("none"), None);
+}
+
+#[tokio::test]
+async fn a_postgres_store_is_created_once_and_refuses_a_schema_from_a_newer_bankpipe() {
+    let Some(stores) = TestStore::postgres("store_versions").await else {
+        return;
+    };
+    let first = stores.open().await;
+    let run = first
+        .create_flow_run(NewFlowRun {
+            flow: "daily".to_owned(),
+            deployment: None,
+            parameters: BTreeMap::from([("as_of".to_owned(), "2026-11-25".to_owned())]),
+            state: RunState::Pending,
+            retry_of: None,
+            owner: ProcessId::current(),
+        })
+        .await
+        .expect("run");
+    // Opened again (another process would do the same): nothing is created twice.
+    let second = stores.open().await;
+    let read = second.get_run(run).await.expect("run").run;
+    assert_eq!(read.parameters["as_of"], "2026-11-25");
+    assert_eq!(read.state, RunState::Pending);
+    assert!(
+        stores
+            .location()
+            .to_string()
+            .contains("schema t_store_versions"),
+        "{}",
+        stores.location()
+    );
+
+    let StoreLocation::Postgres { schema, .. } = stores.location() else {
+        unreachable!("a PostgreSQL store");
+    };
+    let client = crate::pg::try_connect().await.expect("server");
+    client
+        .batch_execute(&format!(
+            "UPDATE \"{schema}\".store_version SET version = 99"
+        ))
+        .await
+        .expect("newer version");
+    let error = RunStore::open_at(stores.location(), StoreOptions::default())
+        .await
+        .expect_err("a newer schema");
+    let message = error.to_string();
+    assert!(
+        message.contains("schema version 99") && message.contains(&schema),
+        "{message}"
+    );
+}
+
+on_both_stores!(
+    runs_of_a_gone_process_are_marked_crashed_when_the_store_opens,
+    a_second_run_of_an_exclusive_flow_is_refused_or_waits,
+    the_lock_of_a_gone_process_is_taken_over,
+    the_store_lists_runs_tails_logs_counts_days_and_prunes,
+    the_dashboards_queries_read_pages_flows_failures_durations_and_backfills,
+);

@@ -3,19 +3,20 @@
 //! pause and resume kept in the run store, the loop on a manual clock, and the
 //! configuration's validation, each on a real run store in a temporary folder.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use orchestration::runtime::{FlowRunId, RunStore, RuntimeError};
+use orchestration::runtime::{FlowRunId, RuntimeError};
 use orchestration::schedule::{
     CatchUp, Clock, Deployment, DueRun, Launcher, ManualClock, ScheduleError, Scheduler,
     SchedulerOptions, validate,
 };
 use serde::Deserialize;
+
+use crate::run_stores::{TestStore, on_both_stores};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 instant")
@@ -41,13 +42,9 @@ fn next_runs(cron: &str, after: &str, n: usize) -> Vec<DateTime<Utc>> {
         .next_runs(at(after), n)
 }
 
-async fn store(dir: &Path) -> RunStore {
-    RunStore::open_in(dir).await.expect("run store")
-}
-
-/// A scheduler over the store of `dir`, opened anew (as after a restart).
-async fn scheduler(dir: &Path, deployments: Vec<Deployment>) -> Scheduler {
-    Scheduler::new(deployments, store(dir).await).expect("valid deployments")
+/// A scheduler over the store `stores`, opened anew (as after a restart).
+async fn scheduler(stores: &TestStore, deployments: Vec<Deployment>) -> Scheduler {
+    Scheduler::new(deployments, stores.open().await).expect("valid deployments")
 }
 
 /// A launch asked of the fake launcher: the deployment, the occurrence, and the time
@@ -192,15 +189,16 @@ async fn catching_up_all_across_both_changes_gives_the_same_runs_as_the_schedule
         ("2026-03-27T12:00:00Z", "2026-03-31T12:00:00Z"),
         ("2026-10-23T12:00:00Z", "2026-10-27T12:00:00Z"),
     ] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let scheduler = scheduler(dir.path(), deployments.clone())
+        let stores = TestStore::sqlite();
+        let scheduler = scheduler(&stores, deployments.clone())
             .await
             .with_options(options);
         scheduler
             .tick(at(from), &FakeLauncher::new())
             .await
             .expect("tick");
-        let states = store(dir.path())
+        let states = stores
+            .open()
             .await
             .deployment_states()
             .await
@@ -226,16 +224,16 @@ async fn catching_up_all_across_both_changes_gives_the_same_runs_as_the_schedule
 /// Ticks once on 20 November (the scheduler sees the deployment), then restarts three
 /// days later and ticks again: what the second tick launches.
 async fn after_three_days_down(catch_up: CatchUp) -> (Vec<DateTime<Utc>>, Scheduler) {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = TestStore::sqlite();
     let deployments = vec![deployment("bank-daily", "0 8 * * *", catch_up)];
-    let first = scheduler(dir.path(), deployments.clone()).await;
+    let first = scheduler(&stores, deployments.clone()).await;
     let launcher = FakeLauncher::new();
     let none = first
         .tick(at("2026-11-20T12:00:00Z"), &launcher)
         .await
         .expect("tick");
     assert!(none.is_empty());
-    let restarted = scheduler(dir.path(), deployments).await;
+    let restarted = scheduler(&stores, deployments).await;
     let runs = restarted
         .tick(at("2026-11-23T12:00:00Z"), &launcher)
         .await
@@ -289,23 +287,21 @@ async fn after_a_downtime_all_launches_every_missed_run_oldest_first() {
 
 #[tokio::test]
 async fn catching_up_all_is_capped_to_the_most_recent_runs() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = TestStore::sqlite();
     let deployments = vec![deployment("bank-daily", "0 8 * * *", CatchUp::All)];
     let options = SchedulerOptions {
         max_catch_up: 2,
         ..SchedulerOptions::default()
     };
     let launcher = FakeLauncher::new();
-    let first = scheduler(dir.path(), deployments.clone())
+    let first = scheduler(&stores, deployments.clone())
         .await
         .with_options(options);
     first
         .tick(at("2026-11-01T12:00:00Z"), &launcher)
         .await
         .expect("tick");
-    let restarted = scheduler(dir.path(), deployments)
-        .await
-        .with_options(options);
+    let restarted = scheduler(&stores, deployments).await.with_options(options);
     let runs = restarted
         .tick(at("2026-11-23T12:00:00Z"), &launcher)
         .await
@@ -316,12 +312,10 @@ async fn catching_up_all_is_capped_to_the_most_recent_runs() {
     );
 }
 
-#[tokio::test]
-async fn a_restart_does_not_launch_an_occurrence_already_launched() {
-    let dir = tempfile::tempdir().expect("temp dir");
+async fn a_restart_does_not_launch_an_occurrence_already_launched(stores: TestStore) {
     let deployments = vec![deployment("bank-daily", "0 8 * * *", CatchUp::All)];
     let launcher = FakeLauncher::new();
-    let first = scheduler(dir.path(), deployments.clone()).await;
+    let first = scheduler(&stores, deployments.clone()).await;
     first
         .tick(at("2026-11-24T06:00:00Z"), &launcher)
         .await
@@ -334,8 +328,9 @@ async fn a_restart_does_not_launch_an_occurrence_already_launched() {
 
     // The process restarts a few seconds later (still within the grace period): the
     // restarted scheduler does not launch it again.
-    let restarted = scheduler(dir.path(), deployments.clone()).await;
-    let states = store(dir.path())
+    let restarted = scheduler(&stores, deployments.clone()).await;
+    let states = stores
+        .open()
         .await
         .deployment_states()
         .await
@@ -359,7 +354,7 @@ async fn a_restart_does_not_launch_an_occurrence_already_launched() {
 
     // A stale view of the store (the state before the launch) cannot launch it either:
     // the claim in the store refuses.
-    let store = store(dir.path()).await;
+    let store = stores.open().await;
     assert!(
         !store
             .claim_occurrence("bank-daily", at("2026-11-24T07:00:00Z"), false)
@@ -376,9 +371,9 @@ async fn a_restart_does_not_launch_an_occurrence_already_launched() {
     );
 }
 
-#[tokio::test]
-async fn pause_and_resume_survive_reopening_the_store_and_win_over_the_configuration() {
-    let dir = tempfile::tempdir().expect("temp dir");
+async fn pause_and_resume_survive_reopening_the_store_and_win_over_the_configuration(
+    stores: TestStore,
+) {
     let mut paused_in_config = deployment("weekly", "0 9 * * 1", CatchUp::Skip);
     paused_in_config.paused = true;
     let deployments = vec![
@@ -386,7 +381,7 @@ async fn pause_and_resume_survive_reopening_the_store_and_win_over_the_configura
         paused_in_config,
     ];
     let launcher = FakeLauncher::new();
-    let first = scheduler(dir.path(), deployments.clone()).await;
+    let first = scheduler(&stores, deployments.clone()).await;
     first
         .tick(at("2026-11-22T12:00:00Z"), &launcher)
         .await
@@ -398,8 +393,9 @@ async fn pause_and_resume_survive_reopening_the_store_and_win_over_the_configura
     ));
 
     // Reopened: bank-daily is still paused; weekly is paused by its configuration.
-    let reopened = scheduler(dir.path(), deployments.clone()).await;
-    let states = store(dir.path())
+    let reopened = scheduler(&stores, deployments.clone()).await;
+    let states = stores
+        .open()
         .await
         .deployment_states()
         .await
@@ -419,8 +415,9 @@ async fn pause_and_resume_survive_reopening_the_store_and_win_over_the_configura
 
     // Reopened again: both resumed, weekly against its configuration; the occurrences
     // that passed while they were paused are not caught up.
-    let resumed = scheduler(dir.path(), deployments).await;
-    let states = store(dir.path())
+    let resumed = scheduler(&stores, deployments).await;
+    let states = stores
+        .open()
         .await
         .deployment_states()
         .await
@@ -441,11 +438,11 @@ async fn pause_and_resume_survive_reopening_the_store_and_win_over_the_configura
 
 #[tokio::test]
 async fn the_loop_launches_each_run_at_its_time_and_goes_on_after_a_failed_launch() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = TestStore::sqlite();
     let mut hourly = deployment("hourly", "15 * * * *", CatchUp::Skip);
     hourly.timezone = "UTC".to_owned();
     let deployments = vec![deployment("bank-daily", "0 8 * * *", CatchUp::Skip), hourly];
-    let scheduler = scheduler(dir.path(), deployments).await;
+    let scheduler = scheduler(&stores, deployments).await;
     let clock = ManualClock::new(at("2026-11-24T06:00:00Z"));
     let launcher = FakeLauncher {
         clock: Some(clock.clone()),
@@ -620,3 +617,8 @@ fn every_problem_of_the_deployments_is_reported_with_its_deployment_and_field() 
         assert!(message.contains(expected), "{expected}\nnot in\n{message}");
     }
 }
+
+on_both_stores!(
+    a_restart_does_not_launch_an_occurrence_already_launched,
+    pause_and_resume_survive_reopening_the_store_and_win_over_the_configuration,
+);

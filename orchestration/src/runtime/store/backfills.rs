@@ -6,12 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Row, params};
-
 use super::RunStore;
-use super::queries::backfill_path;
+use super::backend::{Row, values};
 use super::records::BackfillSummary;
-use super::sql::time;
 use crate::runtime::error::Result;
 
 impl RunStore {
@@ -30,17 +27,21 @@ impl RunStore {
 
     /// Every backfill, or only backfill `only`, by id.
     async fn summaries(&self, only: Option<String>) -> Result<Vec<BackfillSummary>> {
-        self.call(move |connection| {
-            let mut select = connection.prepare(
-                "SELECT backfill, state, count(*) AS runs, min(created_at) AS created_at, \
-                 max(id) AS latest_run, min(deployment) AS deployment \
-                 FROM (SELECT json_extract(parameters, ?1) AS backfill, * FROM flow_runs) \
-                 WHERE backfill IS NOT NULL AND (?2 IS NULL OR backfill = ?2) \
-                 GROUP BY backfill, state",
+        self.call(move |store| {
+            let backfill = store.dialect().backfill();
+            let rows = store.query(
+                &format!(
+                    "SELECT backfill, state, count(*) AS runs, min(created_at) AS created_at, \
+                     max(id) AS latest_run, min(deployment) AS deployment \
+                     FROM (SELECT {backfill} AS backfill, state, created_at, id, deployment \
+                           FROM flow_runs) AS runs \
+                     WHERE backfill IS NOT NULL AND (CAST(?1 AS TEXT) IS NULL OR backfill = ?1) \
+                     GROUP BY backfill, state"
+                ),
+                &values![only],
             )?;
             let mut backfills: BTreeMap<String, BackfillSummary> = BTreeMap::new();
-            let mut rows = select.query(params![backfill_path(), only])?;
-            while let Some(row) = rows.next()? {
+            for row in &rows {
                 let part = summary(row)?;
                 match backfills.get_mut(&part.id) {
                     Some(whole) => merge(whole, part),
@@ -56,13 +57,12 @@ impl RunStore {
 }
 
 /// The summary of the runs of one backfill in one state.
-fn summary(row: &Row<'_>) -> rusqlite::Result<BackfillSummary> {
-    let runs: i64 = row.get("runs")?;
+fn summary(row: &Row) -> Result<BackfillSummary> {
     Ok(BackfillSummary {
         id: row.get("backfill")?,
         deployment: row.get("deployment")?,
-        states: BTreeMap::from([(row.get("state")?, u64::try_from(runs).unwrap_or(0))]),
-        created_at: time(row, "created_at")?,
+        states: BTreeMap::from([(row.get("state")?, row.get("runs")?)]),
+        created_at: row.get("created_at")?,
         latest_run: row.get("latest_run")?,
     })
 }

@@ -11,10 +11,9 @@
 //! statement, so two schedulers on one store cannot both launch it.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{TransactionBehavior, params};
 
 use super::RunStore;
-use super::sql::{optional_time, time, timestamp};
+use super::backend::{Lock, values};
 use crate::runtime::error::Result;
 
 /// A deployment's state as the run store keeps it.
@@ -37,23 +36,24 @@ pub struct DeploymentState {
 impl RunStore {
     /// Every deployment's stored state, by name.
     pub async fn deployment_states(&self) -> Result<Vec<DeploymentState>> {
-        self.call(|connection| {
-            let mut select = connection.prepare(
-                "SELECT name, paused, checked_until, last_scheduled_for, updated_at \
-                 FROM deployments ORDER BY name",
-            )?;
-            let states = select
-                .query_map([], |row| {
+        self.call(|store| {
+            store
+                .query(
+                    "SELECT name, paused, checked_until, last_scheduled_for, updated_at \
+                     FROM deployments ORDER BY name",
+                    &[],
+                )?
+                .into_iter()
+                .map(|row| -> Result<DeploymentState> {
                     Ok(DeploymentState {
                         name: row.get("name")?,
                         paused: row.get("paused")?,
-                        checked_until: optional_time(row, "checked_until")?,
-                        last_scheduled_for: optional_time(row, "last_scheduled_for")?,
-                        updated_at: time(row, "updated_at")?,
+                        checked_until: row.get("checked_until")?,
+                        last_scheduled_for: row.get("last_scheduled_for")?,
+                        updated_at: row.get("updated_at")?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(states)
+                })
+                .collect()
         })
         .await
     }
@@ -71,12 +71,12 @@ impl RunStore {
 
     async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
         let name = name.to_owned();
-        self.call(move |connection| {
-            connection.execute(
+        self.call(move |store| {
+            store.execute(
                 "INSERT INTO deployments (name, paused, updated_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, \
                  updated_at = excluded.updated_at",
-                params![name, paused, timestamp(Utc::now())],
+                &values![name, paused, Utc::now()],
             )?;
             Ok(())
         })
@@ -97,23 +97,23 @@ impl RunStore {
         paused_by_config: bool,
     ) -> Result<bool> {
         let name = name.to_owned();
-        self.call(move |connection| {
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = timestamp(Utc::now());
-            transaction.execute(
-                "INSERT OR IGNORE INTO deployments (name, updated_at) VALUES (?1, ?2)",
-                params![name, now],
-            )?;
-            let changed = transaction.execute(
-                "UPDATE deployments SET checked_until = ?2, last_scheduled_for = ?2, \
-                 updated_at = ?3 \
-                 WHERE name = ?1 AND (checked_until IS NULL OR checked_until < ?2) \
-                   AND NOT COALESCE(paused, ?4)",
-                params![name, timestamp(scheduled_for), now, paused_by_config],
-            )?;
-            transaction.commit()?;
-            Ok(changed == 1)
+        self.call(move |store| {
+            store.transaction(Lock::Exclusive, |store| {
+                let now = Utc::now();
+                store.execute(
+                    "INSERT INTO deployments (name, updated_at) VALUES (?1, ?2) \
+                     ON CONFLICT (name) DO NOTHING",
+                    &values![name.as_str(), now],
+                )?;
+                let changed = store.execute(
+                    "UPDATE deployments SET checked_until = ?2, last_scheduled_for = ?2, \
+                     updated_at = ?3 \
+                     WHERE name = ?1 AND (checked_until IS NULL OR checked_until < ?2) \
+                       AND NOT COALESCE(paused, ?4)",
+                    &values![name, scheduled_for, now, paused_by_config],
+                )?;
+                Ok(changed == 1)
+            })
         })
         .await
     }
@@ -122,14 +122,14 @@ impl RunStore {
     /// occurrences up to then that were not launched are skipped for good.
     pub async fn mark_checked(&self, name: &str, until: DateTime<Utc>) -> Result<()> {
         let name = name.to_owned();
-        self.call(move |connection| {
-            connection.execute(
+        self.call(move |store| {
+            store.execute(
                 "INSERT INTO deployments (name, checked_until, updated_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (name) DO UPDATE SET checked_until = excluded.checked_until, \
                  updated_at = excluded.updated_at \
                  WHERE deployments.checked_until IS NULL \
                     OR deployments.checked_until < excluded.checked_until",
-                params![name, timestamp(until), timestamp(Utc::now())],
+                &values![name, until, Utc::now()],
             )?;
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! The writer lock: one run of an exclusive flow at a time, across processes.
 //!
-//! The lock is a row of `flow_locks`, taken in an immediate (write-locked) transaction,
-//! so two processes cannot both take it. A lock whose holder is gone — its process not
+//! The lock is a row of `flow_locks`, taken in an exclusive transaction (see
+//! `backend::Lock`), so two processes cannot both take it. A lock whose holder is gone — its process not
 //! alive on this host, its heartbeat older than
 //! [`stale_after`](super::StoreOptions::stale_after), or its run ended without
 //! releasing it — is taken over, and the holder's run marked `crashed`.
@@ -9,12 +9,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::RunStore;
+use super::backend::{Backend, Lock, values};
 use super::records::FlowRunId;
 use super::recovery::{before_now, gone, mark_crashed};
-use super::sql::{time, timestamp};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::process::ProcessId;
 use crate::runtime::state::RunState;
@@ -90,10 +89,10 @@ impl RunStore {
     /// Releases flow `flow`'s writer lock if run `run` holds it.
     pub async fn release_lock(&self, flow: &str, run: FlowRunId) -> Result<()> {
         let flow = flow.to_owned();
-        self.call(move |connection| {
-            connection.execute(
+        self.call(move |store| {
+            store.execute(
                 "DELETE FROM flow_locks WHERE flow = ?1 AND flow_run_id = ?2",
-                params![flow, run],
+                &values![flow, run],
             )?;
             Ok(())
         })
@@ -103,64 +102,70 @@ impl RunStore {
     async fn try_lock(&self, flow: &str, run: FlowRunId, owner: &ProcessId) -> Result<Attempt> {
         let (flow, owner) = (flow.to_owned(), owner.clone());
         let stale_after = self.options().stale_after;
-        self.call(move |connection| {
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let holder = transaction
-                .query_row(
-                    "SELECT l.flow_run_id, l.host, l.pid, l.acquired_at, l.heartbeat_at, f.state \
-                     FROM flow_locks l LEFT JOIN flow_runs f ON f.id = l.flow_run_id \
-                     WHERE l.flow = ?1",
-                    params![flow],
-                    |row| {
-                        Ok((
-                            row.get::<_, FlowRunId>(0)?,
-                            ProcessId {
-                                host: row.get(1)?,
-                                pid: row.get(2)?,
-                            },
-                            time(row, "acquired_at")?,
-                            time(row, "heartbeat_at")?,
-                            row.get::<_, Option<RunState>>(5)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let mut taken_over = None;
-            if let Some((holder, process, since, heartbeat, state)) = holder {
-                if holder == run {
-                    return Ok(Attempt::Acquired(None));
-                }
-                let reason = match state {
-                    Some(state) if state.is_active() => {
-                        gone(&process, heartbeat, before_now(stale_after))
-                    }
-                    Some(state) => Some(format!("its run ended ({state})")),
-                    None => Some("its run is no longer in the store".to_owned()),
-                };
-                let Some(reason) = reason else {
-                    return Ok(Attempt::Held {
-                        holder,
-                        process,
-                        since,
-                    });
-                };
-                mark_crashed(&transaction, holder, &reason)?;
-                transaction.execute("DELETE FROM flow_locks WHERE flow = ?1", params![flow])?;
-                tracing::warn!(
-                    "flow `{flow}`: run #{run} takes over the lock of run #{holder}: {reason}"
-                );
-                taken_over = Some(holder);
-            }
-            let now = timestamp(Utc::now());
-            transaction.execute(
-                "INSERT INTO flow_locks (flow, flow_run_id, host, pid, acquired_at, heartbeat_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![flow, run, owner.host, owner.pid, now],
-            )?;
-            transaction.commit()?;
-            Ok(Attempt::Acquired(taken_over))
+        self.call(move |store| {
+            store.transaction(Lock::Exclusive, |store| {
+                take_lock(store, &flow, run, &owner, stale_after)
+            })
         })
         .await
     }
+}
+
+/// Takes the lock of `flow` for `run`, in an exclusive transaction: unless a live run
+/// holds it; a gone holder's run is marked crashed.
+fn take_lock(
+    store: &mut Backend,
+    flow: &str,
+    run: FlowRunId,
+    owner: &ProcessId,
+    stale_after: Duration,
+) -> Result<Attempt> {
+    let holder = store
+        .query_first(
+            "SELECT l.flow_run_id, l.host, l.pid, l.acquired_at, l.heartbeat_at, \
+             f.state FROM flow_locks l LEFT JOIN flow_runs f ON f.id = l.flow_run_id \
+             WHERE l.flow = ?1",
+            &values![flow],
+        )?
+        .map(|row| -> Result<_> {
+            Ok((
+                row.get::<FlowRunId>("flow_run_id")?,
+                ProcessId {
+                    host: row.get("host")?,
+                    pid: row.get("pid")?,
+                },
+                row.get::<DateTime<Utc>>("acquired_at")?,
+                row.get::<DateTime<Utc>>("heartbeat_at")?,
+                row.get::<Option<RunState>>("state")?,
+            ))
+        })
+        .transpose()?;
+    let mut taken_over = None;
+    if let Some((holder, process, since, heartbeat, state)) = holder {
+        if holder == run {
+            return Ok(Attempt::Acquired(None));
+        }
+        let reason = match state {
+            Some(state) if state.is_active() => gone(&process, heartbeat, before_now(stale_after)),
+            Some(state) => Some(format!("its run ended ({state})")),
+            None => Some("its run is no longer in the store".to_owned()),
+        };
+        let Some(reason) = reason else {
+            return Ok(Attempt::Held {
+                holder,
+                process,
+                since,
+            });
+        };
+        mark_crashed(store, holder, &reason)?;
+        store.execute("DELETE FROM flow_locks WHERE flow = ?1", &values![flow])?;
+        tracing::warn!("flow `{flow}`: run #{run} takes over the lock of run #{holder}: {reason}");
+        taken_over = Some(holder);
+    }
+    store.execute(
+        "INSERT INTO flow_locks (flow, flow_run_id, host, pid, acquired_at, heartbeat_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        &values![flow, run, &owner.host, owner.pid, Utc::now()],
+    )?;
+    Ok(Attempt::Acquired(taken_over))
 }

@@ -1,11 +1,13 @@
-//! The run store: every flow run, task run and log line, in an embedded SQLite
-//! database in the data folder (`<data>/runs.sqlite`), which the dashboard and
-//! `bankpipe retry` read.
+//! The run store: every flow run, task run and log line, which the dashboard and
+//! `bankpipe retry` read. In an embedded SQLite database in the data folder
+//! (`<data>/runs.sqlite`) by default, or in a schema of a PostgreSQL database
+//! ([`StoreLocation`]); the two behave the same (see `backend`).
 //!
 //! # Semantics and hazards
-//! - **One connection behind a mutex**, used through `spawn_blocking`: SQLite calls
-//!   never block the async threads. Several processes may open the same file (WAL mode:
-//!   readers do not wait for the writer; writers wait up to 10 s for each other).
+//! - **One connection behind a mutex**, used through `spawn_blocking`: store calls
+//!   never block the async threads. Several processes may open the same store (SQLite
+//!   in WAL mode: readers do not wait for the writer; writers wait up to 10 s for each
+//!   other).
 //! - **Crash recovery** on open ([`RunStore::recover_crashed`]): a run left `pending`,
 //!   `running` or `retrying` whose process is gone (not alive on this host) or whose
 //!   heartbeat is older than [`StoreOptions::stale_after`] is marked `crashed`, with its
@@ -24,6 +26,7 @@
 //!   `deployments.rs`), so pause/resume and the schedule survive restarts.
 //! - Timestamps are UTC.
 
+mod backend;
 mod backfills;
 mod dashboard_queries;
 mod deployments;
@@ -34,16 +37,17 @@ mod recovery;
 mod retention;
 mod runs;
 mod schema;
-mod sql;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use tokio::runtime::Handle;
 
-use super::error::{Result, RuntimeError};
+use super::error::Result;
+use backend::Backend;
 
+pub use backend::StoreLocation;
 pub use deployments::DeploymentState;
 pub use lock::LockWait;
 pub use records::{
@@ -80,8 +84,8 @@ pub struct RunStore {
 
 #[derive(Debug)]
 struct Inner {
-    connection: Mutex<Connection>,
-    path: PathBuf,
+    connection: Mutex<Backend>,
+    location: StoreLocation,
     options: StoreOptions,
 }
 
@@ -92,30 +96,22 @@ impl RunStore {
         RunStore::open(&data.join(FILE_NAME), StoreOptions::default()).await
     }
 
-    /// Opens (or creates) the store at `path`, migrates its schema, and recovers the
-    /// runs of crashed processes.
+    /// Opens (or creates) the SQLite store at `path` (see [`open_at`](Self::open_at)).
     pub async fn open(path: &Path, options: StoreOptions) -> Result<Self> {
-        let path = path.to_owned();
-        let opened = path.clone();
-        let connection = tokio::task::spawn_blocking(move || -> Result<Connection> {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| RuntimeError::Folder {
-                    path: parent.to_owned(),
-                    source,
-                })?;
-            }
-            let mut connection = Connection::open(&path).map_err(|source| RuntimeError::Open {
-                path: path.clone(),
-                source,
-            })?;
-            schema::prepare(&mut connection, &path)?;
-            Ok(connection)
-        })
-        .await??;
+        RunStore::open_at(StoreLocation::Sqlite(path.to_owned()), options).await
+    }
+
+    /// Opens (or creates) the store at `location`, migrates its schema, and recovers
+    /// the runs of crashed processes.
+    pub async fn open_at(location: StoreLocation, options: StoreOptions) -> Result<Self> {
+        let runtime = Handle::current();
+        let opened = location.clone();
+        let connection =
+            tokio::task::spawn_blocking(move || Backend::open(&opened, runtime)).await??;
         let store = RunStore {
             inner: Arc::new(Inner {
                 connection: Mutex::new(connection),
-                path: opened,
+                location,
                 options,
             }),
         };
@@ -123,16 +119,16 @@ impl RunStore {
         if !crashed.is_empty() {
             tracing::warn!(
                 "run store {}: marked {} runs of gone processes as crashed",
-                store.path().display(),
+                store.location(),
                 crashed.len()
             );
         }
         Ok(store)
     }
 
-    /// The store's file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Where the store is.
+    pub fn location(&self) -> &StoreLocation {
+        &self.inner.location
     }
 
     /// Its options.
@@ -144,16 +140,16 @@ impl RunStore {
     async fn call<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut Backend) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            // A panic while the mutex was held rolled its transaction back (rusqlite
-            // transactions roll back on drop): the connection is usable.
             let mut connection = inner
                 .connection
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
+            // A call that panicked inside a transaction left it open: end it first.
+            connection.reset()?;
             work(&mut connection)
         })
         .await?

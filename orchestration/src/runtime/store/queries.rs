@@ -4,23 +4,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::RunStore;
+use super::backend::{Backend, Row, Value, values};
 use super::records::{
-    BACKFILL_PARAMETER, DayCount, FlowRunDetail, FlowRunId, FlowRunRecord, LogRecord, LogScope,
-    RunFilter, TaskRunRecord,
+    DayCount, FlowRunDetail, FlowRunId, FlowRunRecord, LogRecord, LogScope, RunFilter,
+    TaskRunRecord,
 };
-use super::sql::{optional_count, optional_time, time, timestamp};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::flow::TaskOutput;
 use crate::runtime::process::ProcessId;
-
-/// Where the backfill's id is in a run's parameters (JSON), for `json_extract`.
-pub(super) fn backfill_path() -> String {
-    format!("$.{BACKFILL_PARAMETER}")
-}
 
 pub(super) const FLOW_RUN_COLUMNS: &str = "id, flow, deployment, parameters, state, retry_of, host, pid, \
      created_at, started_at, ended_at, error";
@@ -28,44 +21,43 @@ pub(super) const FLOW_RUN_COLUMNS: &str = "id, flow, deployment, parameters, sta
 impl RunStore {
     /// Flow runs, newest first.
     pub async fn list_runs(&self, filter: RunFilter) -> Result<Vec<FlowRunRecord>> {
-        self.call(move |connection| {
-            let (condition, mut values) = run_condition(&filter);
+        self.call(move |store| {
+            let (condition, mut values) = run_condition(store, &filter);
             let mut sql = format!(
                 "SELECT {FLOW_RUN_COLUMNS} FROM flow_runs WHERE {condition} ORDER BY id DESC"
             );
             if let Some(limit) = filter.limit {
                 sql.push_str(" LIMIT ?");
-                values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+                values.push(Value::from(limit));
             }
-            let mut select = connection.prepare(&sql)?;
-            let runs = select
-                .query_map(params_from_iter(values), flow_run)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(runs)
+            store.query(&sql, &values)?.iter().map(flow_run).collect()
         })
         .await
     }
 
     /// One flow run with its task runs.
     pub async fn get_run(&self, run: FlowRunId) -> Result<FlowRunDetail> {
-        self.call(move |connection| {
-            let record = connection
-                .query_row(
+        self.call(move |store| {
+            let record = store
+                .query_first(
                     &format!("SELECT {FLOW_RUN_COLUMNS} FROM flow_runs WHERE id = ?1"),
-                    params![run],
-                    flow_run,
-                )
-                .optional()?
+                    &values![run],
+                )?
                 .ok_or(RuntimeError::RunNotFound(run))?;
-            let mut select = connection.prepare(
-                "SELECT id, flow_run_id, task, state, attempt, started_at, ended_at, rows_in, \
-                 rows_out, bytes, fingerprint, output_fingerprint, note, error \
-                 FROM task_runs WHERE flow_run_id = ?1 ORDER BY position",
-            )?;
-            let tasks = select
-                .query_map(params![run], task_run)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(FlowRunDetail { run: record, tasks })
+            let tasks = store
+                .query(
+                    "SELECT id, flow_run_id, task, state, attempt, started_at, ended_at, \
+                     rows_in, rows_out, bytes, fingerprint, output_fingerprint, note, error \
+                     FROM task_runs WHERE flow_run_id = ?1 ORDER BY position",
+                    &values![run],
+                )?
+                .iter()
+                .map(task_run)
+                .collect::<Result<_>>()?;
+            Ok(FlowRunDetail {
+                run: flow_run(&record)?,
+                tasks,
+            })
         })
         .await
     }
@@ -74,29 +66,31 @@ impl RunStore {
     /// (0 for the first), oldest first: to tail a running task, ask again with the
     /// last id seen.
     pub async fn logs(&self, scope: LogScope, after: i64, limit: usize) -> Result<Vec<LogRecord>> {
-        self.call(move |connection| {
+        self.call(move |store| {
             let (column, id) = match scope {
                 LogScope::FlowRun(run) => ("flow_run_id", run.0),
                 LogScope::TaskRun(task_run) => ("task_run_id", task_run.0),
             };
-            let mut select = connection.prepare(&format!(
-                "SELECT id, flow_run_id, task_run_id, at, level, message FROM logs \
-                 WHERE {column} = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-            ))?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let lines = select
-                .query_map(params![id, after, limit], |row| {
+            store
+                .query(
+                    &format!(
+                        "SELECT id, flow_run_id, task_run_id, at, level, message FROM logs \
+                         WHERE {column} = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                    ),
+                    &values![id, after, limit],
+                )?
+                .iter()
+                .map(|row| -> Result<LogRecord> {
                     Ok(LogRecord {
                         id: row.get("id")?,
                         flow_run_id: row.get("flow_run_id")?,
                         task_run_id: row.get("task_run_id")?,
-                        at: time(row, "at")?,
+                        at: row.get("at")?,
                         level: row.get("level")?,
                         message: row.get("message")?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(lines)
+                })
+                .collect()
         })
         .await
     }
@@ -104,63 +98,63 @@ impl RunStore {
     /// How many flow runs created since `since` are in each state, per day (UTC),
     /// oldest day first.
     pub async fn runs_per_day(&self, since: DateTime<Utc>) -> Result<Vec<DayCount>> {
-        self.call(move |connection| {
-            let mut select = connection.prepare(
-                "SELECT substr(created_at, 1, 10) AS day, state, count(*) FROM flow_runs \
-                 WHERE created_at >= ?1 GROUP BY day, state ORDER BY day, state",
-            )?;
-            let counts = select
-                .query_map(params![timestamp(since)], |row| {
-                    let day: String = row.get(0)?;
+        self.call(move |store| {
+            let day = store.dialect().day("created_at");
+            store
+                .query(
+                    &format!(
+                        "SELECT {day} AS day, state, count(*) AS runs FROM flow_runs \
+                         WHERE created_at >= ?1 GROUP BY 1, state ORDER BY 1, state"
+                    ),
+                    &values![since],
+                )?
+                .iter()
+                .map(|row| -> Result<DayCount> {
+                    let day: String = row.get("day")?;
                     let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|error| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            0,
-                            rusqlite::types::Type::Text,
-                            Box::new(error),
-                        )
+                        RuntimeError::StoreValue {
+                            column: "day".to_owned(),
+                            message: format!("{day:?}: {error}"),
+                        }
                     })?;
                     Ok(DayCount {
                         day,
-                        state: row.get(1)?,
-                        runs: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                        state: row.get("state")?,
+                        runs: row.get("runs")?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(counts)
+                })
+                .collect()
         })
         .await
     }
 }
 
 /// The `WHERE` condition of `filter` (its flow, state and backfill), with its values.
-pub(super) fn run_condition(filter: &RunFilter) -> (String, Vec<Value>) {
+pub(super) fn run_condition(store: &Backend, filter: &RunFilter) -> (String, Vec<Value>) {
     let mut condition = "1 = 1".to_owned();
     let mut values = Vec::new();
     if let Some(flow) = &filter.flow {
         condition.push_str(" AND flow = ?");
-        values.push(Value::Text(flow.clone()));
+        values.push(Value::from(flow));
     }
     if let Some(state) = filter.state {
         condition.push_str(" AND state = ?");
-        values.push(Value::Text(state.as_str().to_owned()));
+        values.push(Value::from(state));
     }
     if let Some(backfill) = &filter.backfill {
-        condition.push_str(" AND json_extract(parameters, ?) = ?");
-        values.push(Value::Text(backfill_path()));
-        values.push(Value::Text(backfill.clone()));
+        condition.push_str(&format!(" AND {} = ?", store.dialect().backfill()));
+        values.push(Value::from(backfill));
     }
     (condition, values)
 }
 
-pub(super) fn flow_run(row: &Row<'_>) -> rusqlite::Result<FlowRunRecord> {
+/// A flow run from a row of [`FLOW_RUN_COLUMNS`].
+pub(super) fn flow_run(row: &Row) -> Result<FlowRunRecord> {
     let parameters: String = row.get("parameters")?;
     let parameters: BTreeMap<String, String> =
-        serde_json::from_str(&parameters).map_err(|error| {
-            rusqlite::Error::FromSqlConversionFailure(
-                3,
-                rusqlite::types::Type::Text,
-                Box::new(error),
-            )
+        serde_json::from_str(&parameters).map_err(|error| RuntimeError::StoreValue {
+            column: "parameters".to_owned(),
+            message: error.to_string(),
         })?;
     Ok(FlowRunRecord {
         id: row.get("id")?,
@@ -173,26 +167,26 @@ pub(super) fn flow_run(row: &Row<'_>) -> rusqlite::Result<FlowRunRecord> {
             host: row.get("host")?,
             pid: row.get("pid")?,
         },
-        created_at: time(row, "created_at")?,
-        started_at: optional_time(row, "started_at")?,
-        ended_at: optional_time(row, "ended_at")?,
+        created_at: row.get("created_at")?,
+        started_at: row.get("started_at")?,
+        ended_at: row.get("ended_at")?,
         error: row.get("error")?,
     })
 }
 
-fn task_run(row: &Row<'_>) -> rusqlite::Result<TaskRunRecord> {
+fn task_run(row: &Row) -> Result<TaskRunRecord> {
     Ok(TaskRunRecord {
         id: row.get("id")?,
         flow_run_id: row.get("flow_run_id")?,
         task: row.get("task")?,
         state: row.get("state")?,
         attempt: row.get("attempt")?,
-        started_at: optional_time(row, "started_at")?,
-        ended_at: optional_time(row, "ended_at")?,
+        started_at: row.get("started_at")?,
+        ended_at: row.get("ended_at")?,
         output: TaskOutput {
-            rows_in: optional_count(row, "rows_in")?,
-            rows_out: optional_count(row, "rows_out")?,
-            bytes: optional_count(row, "bytes")?,
+            rows_in: row.get("rows_in")?,
+            rows_out: row.get("rows_out")?,
+            bytes: row.get("bytes")?,
             note: row.get("note")?,
         },
         fingerprint: row.get("fingerprint")?,

@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::RunStore;
+use super::backend::{Backend, Lock, values};
 use super::records::FlowRunId;
-use super::sql::{time, timestamp};
 use crate::runtime::error::Result;
 use crate::runtime::process::ProcessId;
 
@@ -21,49 +20,40 @@ impl RunStore {
     /// process (the dashboard) may call it again.
     pub async fn recover_crashed(&self) -> Result<Vec<FlowRunId>> {
         let stale_after = self.options().stale_after;
-        self.call(move |connection| {
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let cutoff = before_now(stale_after);
-            let mut crashed = Vec::new();
-            {
-                let mut select = transaction.prepare(
+        self.call(move |store| {
+            store.transaction(Lock::Exclusive, |store| {
+                let cutoff = before_now(stale_after);
+                let mut crashed = Vec::new();
+                for row in store.query(
                     "SELECT id, host, pid, heartbeat_at FROM flow_runs \
                      WHERE state IN ('pending', 'running', 'retrying')",
-                )?;
-                let rows = select.query_map([], |row| {
-                    Ok((
-                        row.get::<_, FlowRunId>("id")?,
-                        ProcessId {
-                            host: row.get("host")?,
-                            pid: row.get("pid")?,
-                        },
-                        time(row, "heartbeat_at")?,
-                    ))
-                })?;
-                for row in rows {
-                    let (run, process, heartbeat) = row?;
-                    if let Some(reason) = gone(&process, heartbeat, cutoff) {
-                        crashed.push((run, reason));
+                    &[],
+                )? {
+                    let process = ProcessId {
+                        host: row.get("host")?,
+                        pid: row.get("pid")?,
+                    };
+                    if let Some(reason) = gone(&process, row.get("heartbeat_at")?, cutoff) {
+                        crashed.push((row.get::<FlowRunId>("id")?, reason));
                     }
                 }
-            }
-            for (run, reason) in &crashed {
-                mark_crashed(&transaction, *run, reason)?;
-            }
-            transaction.commit()?;
-            Ok(crashed.into_iter().map(|(run, _)| run).collect())
+                for (run, reason) in &crashed {
+                    mark_crashed(store, *run, reason)?;
+                }
+                Ok(crashed.into_iter().map(|(run, _)| run).collect())
+            })
         })
         .await
     }
 }
 
-/// The time `age` ago (the dawn of time if that is out of range).
+/// The time `age` ago (the Unix epoch if that is earlier: no run is older, and both
+/// backends can store it).
 pub(super) fn before_now(age: Duration) -> DateTime<Utc> {
     TimeDelta::from_std(age)
         .ok()
         .and_then(|age| Utc::now().checked_sub_signed(age))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        .map_or(DateTime::UNIX_EPOCH, |at| at.max(DateTime::UNIX_EPOCH))
 }
 
 /// Why the process that owns a run or a lock is taken as gone, if it is.
@@ -86,31 +76,27 @@ pub(super) fn gone(
 
 /// Marks an active flow run `crashed` for `reason`, with its task runs, and releases
 /// its lock.
-pub(super) fn mark_crashed(
-    connection: &Connection,
-    run: FlowRunId,
-    reason: &str,
-) -> rusqlite::Result<()> {
-    let now = timestamp(Utc::now());
+pub(super) fn mark_crashed(store: &mut Backend, run: FlowRunId, reason: &str) -> Result<()> {
+    let now = Utc::now();
     let error = format!("crashed: {reason}");
-    connection.execute(
+    store.execute(
         "UPDATE flow_runs SET state = 'crashed', error = ?2, ended_at = ?3 \
          WHERE id = ?1 AND state IN ('pending', 'running', 'retrying')",
-        params![run, error, now],
+        &values![run, error.as_str(), now],
     )?;
-    connection.execute(
+    store.execute(
         "UPDATE task_runs SET state = 'crashed', error = ?2, ended_at = ?3 \
          WHERE flow_run_id = ?1 AND state IN ('running', 'retrying')",
-        params![run, error, now],
+        &values![run, error, now],
     )?;
-    connection.execute(
+    store.execute(
         "UPDATE task_runs SET state = 'cancelled', error = 'not run: the flow run crashed', \
          ended_at = ?2 WHERE flow_run_id = ?1 AND state = 'pending'",
-        params![run, now],
+        &values![run, now],
     )?;
-    connection.execute(
+    store.execute(
         "DELETE FROM flow_locks WHERE flow_run_id = ?1",
-        params![run],
+        &values![run],
     )?;
     Ok(())
 }

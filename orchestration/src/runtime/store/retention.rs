@@ -2,12 +2,10 @@
 
 use std::time::Duration;
 
-use rusqlite::params;
-
 use super::RunStore;
+use super::backend::{Lock, values};
 use super::records::PruneReport;
 use super::recovery::before_now;
-use super::sql::timestamp;
 use crate::runtime::error::Result;
 
 /// The runs that may be deleted: ended, and created before the cutoff.
@@ -18,26 +16,21 @@ impl RunStore {
     /// Deletes the flow runs created more than `older_than` ago that have ended, with
     /// their task runs and log lines. Runs still going (or scheduled) are kept.
     pub async fn prune(&self, older_than: Duration) -> Result<PruneReport> {
-        let cutoff = timestamp(before_now(older_than));
-        self.call(move |connection| {
-            let transaction = connection.transaction()?;
-            let logs = transaction.execute(
-                &format!("DELETE FROM logs WHERE flow_run_id IN ({PRUNABLE})"),
-                params![cutoff],
-            )?;
-            let task_runs = transaction.execute(
-                &format!("DELETE FROM task_runs WHERE flow_run_id IN ({PRUNABLE})"),
-                params![cutoff],
-            )?;
-            let flow_runs = transaction.execute(
-                &format!("DELETE FROM flow_runs WHERE id IN ({PRUNABLE})"),
-                params![cutoff],
-            )?;
-            transaction.commit()?;
-            Ok(PruneReport {
-                flow_runs: flow_runs as u64,
-                task_runs: task_runs as u64,
-                logs: logs as u64,
+        let cutoff = before_now(older_than);
+        self.call(move |store| {
+            store.transaction(Lock::Deferred, |store| {
+                // The rows of `table` whose `run` column names a prunable run.
+                let mut delete = |table: &str, run: &str| {
+                    store.execute(
+                        &format!("DELETE FROM {table} WHERE {run} IN ({PRUNABLE})"),
+                        &values![cutoff],
+                    )
+                };
+                Ok(PruneReport {
+                    logs: delete("logs", "flow_run_id")?,
+                    task_runs: delete("task_runs", "flow_run_id")?,
+                    flow_runs: delete("flow_runs", "id")?,
+                })
             })
         })
         .await
