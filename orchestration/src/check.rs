@@ -21,11 +21,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::datatypes::{DataType, Field, Schema};
 use contract::Entity;
-use storage::delta::{self, TableLocation};
+use storage::delta;
 use storage::postgres::{self, TableSpec};
 use tokio_postgres::Client;
 
-use crate::layout::DataLayout;
+use crate::layout::{DataLayout, TablePlace};
 use crate::publish::WAREHOUSE;
 use crate::runtime::{RunFilter, RunStore, StoreLocation, StoreOptions};
 
@@ -82,12 +82,10 @@ pub async fn check_connections(options: &CheckOptions) -> Vec<Check> {
     for entity in Entity::ALL {
         // Fraud reports are an optional extract: their table may be absent.
         let optional = entity == Entity::FraudReports;
-        let path = layout.processed(entity);
-        checks.push(delta_table("processed table", layout, &path, optional).await);
+        checks.push(delta_table("processed table", &layout.processed(entity), optional).await);
     }
     for table in &WAREHOUSE {
-        let path = layout.transformed(table.name);
-        checks.push(delta_table("warehouse table", layout, &path, false).await);
+        checks.push(delta_table("warehouse table", &layout.transformed(table.name), false).await);
     }
     if let Some(location) = &options.run_store {
         checks.push(run_store(location).await);
@@ -149,30 +147,27 @@ fn readable_writable(root: &Path) -> Result<String, String> {
     Ok("readable and writable (a file created and removed)".to_owned())
 }
 
-/// The Delta table at `path` is there and its rows can be read.
-async fn delta_table(check: &str, layout: &DataLayout, path: &Path, optional: bool) -> Check {
-    let target = path
-        .strip_prefix(layout.root())
-        .unwrap_or(path)
-        .display()
-        .to_string();
-    Check::new(check, target, read_table(path, optional).await)
+/// The Delta table at `place` is there and its rows can be read.
+async fn delta_table(check: &str, place: &TablePlace, optional: bool) -> Check {
+    Check::new(check, place.relative(), read_table(place, optional).await)
 }
 
-async fn read_table(path: &Path, optional: bool) -> Result<String, String> {
-    // TableLocation::local creates the folder: look first, so a check leaves no trace.
-    if !path.join("_delta_log").is_dir() {
-        return if optional {
+async fn read_table(place: &TablePlace, optional: bool) -> Result<String, String> {
+    let absent = || {
+        if optional {
             Ok("absent (an optional extract)".to_owned())
         } else {
-            Err("no Delta table here: build it with bankpipe run (same --data)".to_owned())
-        };
+            Err("no Delta table here: build it with bankpipe run (same --data and lake)".to_owned())
+        }
+    };
+    // A local location is created as a folder: look first, so a check leaves no trace.
+    if !place.may_exist() {
+        return absent();
     }
-    let location = TableLocation::local(path).map_err(|e| e.to_string())?;
-    let table = delta::open(&location)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the folder has a _delta_log but no readable table".to_owned())?;
+    let location = place.location().map_err(|e| e.to_string())?;
+    let Some(table) = delta::open(&location).await.map_err(|e| e.to_string())? else {
+        return absent();
+    };
     let version = table
         .version()
         .map_or_else(|| "?".to_owned(), |v| v.to_string());

@@ -3,22 +3,26 @@
 //! model's settings under `[model]`: `[model.fraud]` ([`FraudRules`]),
 //! `[model.revenue]` ([`RevenueRules`]) and `[model.fx]` ([`FxConfig`]), and the
 //! data-quality checks under `[quality]` ([`QualityConfig`]), and the PostgreSQL sink
-//! under `[postgres]` ([`PostgresSink`], off by default), and the deployments of the
+//! under `[postgres]` ([`PostgresSink`], off by default), where the Delta tables live
+//! under `[lake]` ([`LakeConfig`], the data folder by default), and the deployments of the
 //! pipeline's flow under `[[deployments]]` ([`Deployment`]: schedules), and the run
 //! store's place and retention under `[runs]` ([`RunsConfig`]). Every table is optional;
 //! what is absent takes the contract's defaults. Unknown keys are errors, so a typo
 //! never passes silently.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ingestion::{IngestConfig, IngestError};
 use monitoring::checks::QualityConfig;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use storage::delta::TableLocation;
 use transformation::fraud::FraudRules;
 use transformation::fx::FxConfig;
 use transformation::revenue::RevenueRules;
 
+use crate::layout::DataLayout;
 use crate::runtime::StoreLocation;
 use crate::runtime::store::FILE_NAME as STORE_FILE;
 use crate::schedule::{Deployment, validate};
@@ -140,6 +144,21 @@ pub fn url_or_environment(url: Option<&String>) -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// Where the lake's Delta tables live (`[lake]`): under the data folder by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// A folder (relative to the configuration file) or a URL: `s3://bucket/prefix`,
+    /// `az://container/prefix`, `gs://bucket/prefix` (see
+    /// [`TableLocation::parse`](storage::delta::TableLocation::parse) for the
+    /// environment variables that set their credentials).
+    pub location: Option<String>,
+    /// Settings of the location's object store beyond the environment's, by
+    /// object_store's keys (`aws_endpoint`, `aws_region`, `azure_storage_account_name`
+    /// …); credentials belong in the environment, not in the file.
+    pub options: BTreeMap<String, String>,
+}
+
 /// A whole configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineConfig {
@@ -155,6 +174,8 @@ pub struct PipelineConfig {
     pub deployments: Vec<Deployment>,
     /// The run store's retention.
     pub runs: RunsConfig,
+    /// Where the Delta tables live.
+    pub lake: LakeConfig,
 }
 
 impl PipelineConfig {
@@ -174,6 +195,13 @@ impl PipelineConfig {
         let postgres: PostgresSink = section(&mut tables, "postgres").map_err(error)?;
         let deployments: Vec<Deployment> = section(&mut tables, "deployments").map_err(error)?;
         let runs: RunsConfig = section(&mut tables, "runs").map_err(error)?;
+        let mut lake: LakeConfig = section(&mut tables, "lake").map_err(error)?;
+        if let Some(location) = &mut lake.location
+            && !location.contains("://")
+            && let Some(folder) = path.parent()
+        {
+            *location = folder.join(&*location).display().to_string();
+        }
         if let Err(invalid) = validate(&deployments) {
             return Err(error(invalid.to_string()));
         }
@@ -196,7 +224,21 @@ impl PipelineConfig {
             postgres,
             deployments,
             runs,
+            lake,
         })
+    }
+
+    /// The layout of data folder `data` with this configuration's lake: an error when
+    /// the lake's location is not one (an unknown scheme, a malformed setting).
+    pub fn layout(&self, data: &Path) -> Result<DataLayout, storage::StorageError> {
+        let layout = DataLayout::new(data);
+        match &self.lake.location {
+            None => Ok(layout),
+            Some(location) => Ok(layout.with_lake(TableLocation::parse_with_options(
+                location,
+                self.lake.options.clone(),
+            )?)),
+        }
     }
 }
 

@@ -41,14 +41,14 @@ pub enum PipelineError {
     Postgres(#[from] storage::postgres::PostgresError),
     /// A table of the warehouse is not in the lake.
     #[error(
-        "no Delta table {table} at {path}: build the warehouse first (bankpipe run, or \
-         bankpipe demo), with the same --data"
+        "no Delta table {table} at {location}: build the warehouse first (bankpipe run, or \
+         bankpipe demo), with the same --data and lake"
     )]
     MissingTable {
         /// The table.
         table: String,
-        /// Where it should be.
-        path: std::path::PathBuf,
+        /// Where it should be (a folder, or a URL).
+        location: String,
     },
     /// No PostgreSQL URL was given.
     #[error(

@@ -6,7 +6,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use datafusion::prelude::{CsvReadOptions, SessionContext};
-use storage::delta::{self, TableLocation};
+use storage::delta;
 
 use crate::error::{PipelineError, Result};
 use crate::layout::DataLayout;
@@ -15,8 +15,7 @@ use crate::layout::DataLayout;
 async fn warehouse(layout: &DataLayout, tables: &[&str]) -> Result<SessionContext> {
     let ctx = delta::session();
     for table in tables {
-        let path = layout.transformed(table);
-        delta::register(&ctx, table, &TableLocation::local(&path)?).await?;
+        delta::register(&ctx, table, &layout.transformed(table).location()?).await?;
     }
     Ok(ctx)
 }

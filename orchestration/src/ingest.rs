@@ -13,7 +13,7 @@ use arrow::array::RecordBatch;
 use contract::{Entity, schema::quarantine_schema};
 use datafusion::error::DataFusionError;
 use ingestion::{EntityRun, EntitySummary, IngestConfig, Ingestor, Output};
-use storage::delta::{self, TableLocation, WriteMode};
+use storage::delta::{self, WriteMode};
 use tokio::sync::mpsc;
 
 use crate::error::Result;
@@ -120,8 +120,8 @@ async fn write_entity(
         (run, failure)
     });
     let metadata = delta::run_metadata(&options.run_id);
-    let processed = TableLocation::local(&options.layout.processed(entity))?;
-    let quarantine = TableLocation::local(&options.layout.quarantine(entity))?;
+    let processed = options.layout.processed(entity).location()?;
+    let quarantine = options.layout.quarantine(entity).location()?;
     let write_processed = delta::write_stream(
         &processed,
         schema,

@@ -28,4 +28,4 @@ pub mod summary;
 pub mod transform;
 
 pub use error::{PipelineError, Result};
-pub use layout::DataLayout;
+pub use layout::{DataLayout, TablePlace};

@@ -163,6 +163,9 @@ enum Command {
         /// The data folder that holds the layers.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// The configuration, when its `[lake]` puts the Delta tables elsewhere.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Vacuum deletes the files removed more than this many hours ago (at least
         /// the tables' minimum, 168 by default).
         #[arg(long, default_value_t = 168)]
@@ -195,8 +198,8 @@ struct PostgresTarget {
     /// The warehouse's PostgreSQL schema.
     #[arg(long, default_value = orchestration::publish::DEFAULT_SCHEMA)]
     schema: String,
-    /// The configuration, whose `[runs]` says where the run store is (default: the
-    /// data folder's).
+    /// The configuration, whose `[runs]` and `[lake]` say where the run store and the
+    /// Delta tables are (default: the data folder).
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -235,11 +238,8 @@ impl Paths {
 
     /// The configuration, the raw folder and the layout these options name.
     fn resolve(&self) -> Result<(PipelineConfig, PathBuf, DataLayout), PipelineError> {
-        let config = match &self.config {
-            Some(path) => PipelineConfig::from_file(path)?,
-            None => PipelineConfig::default(),
-        };
-        let layout = DataLayout::new(&self.data);
+        let config = read_config(self.config.as_deref())?;
+        let layout = config.layout(&self.data)?;
         let raw = self
             .raw
             .clone()
@@ -389,9 +389,10 @@ async fn run(command: Command) -> Result<(), PipelineError> {
         } => demo(data, scale, defects).await,
         Command::Maintain {
             data,
+            config,
             retention_hours,
             dry_run,
-        } => run_maintain(data, retention_hours, dry_run).await,
+        } => run_maintain(data, config, retention_hours, dry_run).await,
         Command::LoadPostgres { target } => load_postgres(&target).await,
         Command::CheckConnections { target } => check_connections(&target).await,
     }
@@ -588,6 +589,14 @@ async fn serve(
     orchestration::serve::serve(Arc::new(launcher), store, addr, token, stop).await
 }
 
+/// The configuration file at `path`, or the defaults without one.
+fn read_config(path: Option<&Path>) -> Result<PipelineConfig, PipelineError> {
+    Ok(match path {
+        Some(path) => PipelineConfig::from_file(path)?,
+        None => PipelineConfig::default(),
+    })
+}
+
 /// The run store that `runs` configures for data folder `data`.
 async fn open_store(runs: &RunsConfig, data: &Path) -> Result<RunStore, PipelineError> {
     let location = runs.location(data).map_err(PipelineError::Config)?;
@@ -596,11 +605,7 @@ async fn open_store(runs: &RunsConfig, data: &Path) -> Result<RunStore, Pipeline
 
 /// `retry RUN_ID`: reruns a failed pipeline run from its failed tasks.
 async fn retry(data: PathBuf, config: Option<PathBuf>, run: i64) -> Result<(), PipelineError> {
-    let runs = match config {
-        Some(path) => PipelineConfig::from_file(&path)?.runs,
-        None => RunsConfig::default(),
-    };
-    let store = open_store(&runs, &data).await?;
+    let store = open_store(&read_config(config.as_deref())?.runs, &data).await?;
     let previous = store.get_run(FlowRunId(run)).await?;
     let settings = PipelineSettings::from_parameters(&previous.run.parameters)
         .ok_or(PipelineError::NotRetriable(run))?;
@@ -679,19 +684,20 @@ fn print_report(layout: &DataLayout, run_id: &str) -> Result<(), PipelineError> 
 /// a table of what was done.
 async fn run_maintain(
     data: PathBuf,
+    config: Option<PathBuf>,
     retention_hours: u64,
     dry_run: bool,
 ) -> Result<(), PipelineError> {
     use orchestration::maintain::{MaintainOptions, maintain, render};
     let options = MaintainOptions {
-        layout: DataLayout::new(&data),
+        layout: read_config(config.as_deref())?.layout(&data)?,
         retention: Duration::from_secs(retention_hours.saturating_mul(3600)),
         dry_run,
         run_id: new_run_id(),
     };
     let tables = maintain(&options).await?;
     if tables.is_empty() {
-        println!("no Delta table under {}", data.display());
+        println!("no Delta table in the lake ({})", options.layout.lake()?);
         return Ok(());
     }
     print!("{}", render(&tables));
@@ -705,7 +711,7 @@ async fn run_maintain(
 /// and rows per second.
 async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
     let url = target.url().ok_or(PipelineError::NoDatabaseUrl)?;
-    let layout = DataLayout::new(&target.data);
+    let layout = read_config(target.config.as_deref())?.layout(&target.data)?;
     publish_to(&Console::terminal(), &layout, &url, &target.schema)
         .await
         .map(drop)
@@ -714,15 +720,17 @@ async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
 /// `check-connections`: the table of checks; an error (non-zero exit) if one failed.
 async fn check_connections(target: &PostgresTarget) -> Result<(), PipelineError> {
     use orchestration::check::{CheckOptions, check_connections, render};
-    let runs = match &target.config {
-        Some(path) => PipelineConfig::from_file(path)?.runs,
-        None => RunsConfig::default(),
-    };
+    let config = read_config(target.config.as_deref())?;
     let options = CheckOptions {
-        layout: DataLayout::new(&target.data),
+        layout: config.layout(&target.data)?,
         database_url: target.url(),
         schema: target.schema.clone(),
-        run_store: Some(runs.location(&target.data).map_err(PipelineError::Config)?),
+        run_store: Some(
+            config
+                .runs
+                .location(&target.data)
+                .map_err(PipelineError::Config)?,
+        ),
         attempts: 3,
         first_backoff: Duration::from_millis(250),
     };

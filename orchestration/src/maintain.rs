@@ -1,23 +1,23 @@
 //! `bankpipe maintain`: compaction, vacuum and a checkpoint for every Delta table of
 //! the lake.
 //!
-//! The tables are found, not listed: every folder up to three levels under the data
-//! folder that holds a `_delta_log` (`processed/<entity>`, `quarantine/<entity>`,
-//! `transformed/<table>`, `transformed/marts/<table>`, and any table added later).
+//! The tables are found, not listed: every folder up to three levels under the lake's
+//! root (the data folder, or the configured lake location) that holds a `_delta_log`
+//! (`processed/<entity>`, `quarantine/<entity>`, `transformed/<table>`,
+//! `transformed/marts/<table>`, `monitoring/metrics`, and any table added later).
 //! Each is compacted, vacuumed with the retention asked for (7 days by default, never
 //! below the table's own minimum: a shorter one is refused before anything changes),
 //! then checkpointed; see [`storage::delta::maintain`].
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use storage::delta::maintain::{self as table_maintenance, MaintenanceOptions, MaintenanceReport};
 use storage::delta::{self, TableLocation};
 
-use crate::error::{PipelineError, Result};
+use crate::error::Result;
 use crate::layout::DataLayout;
 
-/// How deep under the data folder tables are looked for (`transformed/marts/<table>`).
+/// How deep under the lake's root tables are looked for (`transformed/marts/<table>`).
 const MAX_DEPTH: usize = 3;
 
 /// What to maintain, and how.
@@ -36,77 +36,35 @@ pub struct MaintainOptions {
 /// What maintenance did to one table.
 #[derive(Debug, Clone)]
 pub struct TableMaintenance {
-    /// The table's folder under the data folder (`processed/accounts`).
+    /// The table's path under the lake's root (`processed/accounts`).
     pub table: String,
-    /// The table's folder.
-    pub path: PathBuf,
+    /// Where the table is.
+    pub location: TableLocation,
     /// What was done.
     pub report: MaintenanceReport,
 }
 
-/// Every Delta table (a folder with a `_delta_log`) up to three levels under `root`,
-/// sorted; hidden folders (`.…`, `_…`) and the insides of tables are not searched.
-pub fn find_tables(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut tables = Vec::new();
-    let mut folders = vec![(root.to_owned(), 0)];
-    while let Some((folder, depth)) = folders.pop() {
-        let entries = std::fs::read_dir(&folder).map_err(|source| PipelineError::Io {
-            path: folder.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| PipelineError::Io {
-                path: folder.clone(),
-                source,
-            })?;
-            let name = entry.file_name();
-            let hidden = name.to_string_lossy().starts_with(['.', '_']);
-            let path = entry.path();
-            if hidden || !path.is_dir() {
-                continue;
-            }
-            if path.join("_delta_log").is_dir() {
-                tables.push(path);
-            } else if depth + 1 < MAX_DEPTH {
-                folders.push((path, depth + 1));
-            }
-        }
-    }
-    tables.sort();
-    Ok(tables)
-}
-
-/// Maintains every table under the data folder, one after the other. A retention below
-/// a table's minimum is refused before any table changes; any other failure stops at
+/// Maintains every table of the lake, one after the other. A retention below a
+/// table's minimum is refused before any table changes; any other failure stops at
 /// that table (the tables before it are done).
 pub async fn maintain(options: &MaintainOptions) -> Result<Vec<TableMaintenance>> {
-    let root = options.layout.root();
     let maintenance = MaintenanceOptions {
         retention: options.retention,
         dry_run: options.dry_run,
         metadata: delta::run_metadata(&options.run_id),
         ..MaintenanceOptions::default()
     };
-    let mut tables = Vec::new();
-    for path in find_tables(root)? {
-        let location = TableLocation::local(&path)?;
+    let tables = delta::find_tables(&options.layout.lake()?, MAX_DEPTH).await?;
+    for (_, location) in &tables {
         // Refuse a short retention before changing any table.
-        table_maintenance::check_retention(&location, options.retention).await?;
-        tables.push((path, location));
+        table_maintenance::check_retention(location, options.retention).await?;
     }
     let mut done = Vec::new();
-    for (path, location) in tables {
+    for (table, location) in tables {
         let report = table_maintenance::maintain(&location, &maintenance).await?;
-        let table = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
         done.push(TableMaintenance {
             table,
-            path,
+            location,
             report,
         });
     }

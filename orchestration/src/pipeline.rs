@@ -49,7 +49,7 @@
 //! that may pass (I/O, connections, a concurrent Delta commit) are retried.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -273,7 +273,7 @@ impl<T> PerRun<T> {
 /// reports going to `console` as well as to each task run's logs.
 pub fn daily_flow(settings: PipelineSettings, console: Console) -> Result<Flow> {
     let config = settings.config()?;
-    let layout = DataLayout::new(&settings.data);
+    let layout = config.layout(&settings.data)?;
     let raw = settings
         .raw
         .clone()
@@ -397,7 +397,11 @@ fn entity_task(shared: &Arc<Shared>, entity: Entity) -> Task {
         let files = Ingestor::new(config.clone(), &inputs.raw, "")
             .inputs(entity)
             .ok()?;
-        let parents = parents.iter().map(|p| inputs.layout.processed(*p));
+        // A lake elsewhere than the data folder is not fingerprinted: never cached.
+        let parents = parents
+            .iter()
+            .map(|p| inputs.layout.processed(*p).folder().map(Path::to_owned))
+            .collect::<Option<Vec<_>>>()?;
         files
             .iter()
             .flatten()
@@ -414,9 +418,11 @@ fn entity_task(shared: &Arc<Shared>, entity: Entity) -> Task {
     })
     .with_output_fingerprint(move |_| {
         let layout = &outputs.layout;
+        let (processed, quarantine) = (layout.processed(entity), layout.quarantine(entity));
+        let (processed, quarantine) = (processed.folder()?, quarantine.folder()?);
         Fingerprint::new()
-            .path(&layout.processed(entity))
-            .and_then(|f| f.path(&layout.quarantine(entity)))
+            .path(processed)
+            .and_then(|f| f.path(quarantine))
             .ok()
             .map(|f| f.finish())
     })
@@ -440,8 +446,12 @@ fn table_task(shared: &Arc<Shared>, table: &'static Table) -> Task {
         let layout = &inputs.layout;
         let processed = table.inputs().into_iter().map(|e| layout.processed(e));
         let warehouse = table.reads.tables.iter().map(|t| layout.transformed(t));
-        processed
+        let folders = processed
             .chain(warehouse)
+            .map(|place| place.folder().map(Path::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        folders
+            .into_iter()
             .try_fold(
                 Fingerprint::new()
                     .text("model", &format!("{:?}", inputs.config.model))
@@ -453,7 +463,7 @@ fn table_task(shared: &Arc<Shared>, table: &'static Table) -> Task {
     })
     .with_output_fingerprint(move |_| {
         Fingerprint::new()
-            .path(&outputs.layout.transformed(table.name))
+            .path(outputs.layout.transformed(table.name).folder()?)
             .ok()
             .map(|f| f.finish())
     })

@@ -67,34 +67,32 @@ impl QualityReport {
 
 /// The tables measured: every processed entity, its quarantine, and every warehouse
 /// table and mart present in the lake, by the name checks use (`transactions`,
-/// `quarantine_transactions`, `fact_transactions`).
-fn tables(layout: &DataLayout) -> Vec<(String, PathBuf)> {
-    let processed = Entity::ALL.iter().flat_map(|e| {
-        [
-            (e.name().to_owned(), layout.processed(*e)),
-            (format!("quarantine_{e}"), layout.quarantine(*e)),
-        ]
-    });
-    let transformed = std::fs::read_dir(layout.transformed(""))
+/// `quarantine_transactions`, `fact_transactions`), sorted by it.
+async fn tables(layout: &DataLayout) -> Result<Vec<(String, TableLocation)>> {
+    let mut tables: Vec<(String, TableLocation)> = delta::find_tables(&layout.lake()?, 3)
+        .await?
         .into_iter()
-        .flatten()
-        .chain(
-            std::fs::read_dir(layout.transformed("mart_"))
-                .into_iter()
-                .flatten(),
-        )
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            (name.starts_with("fact_") || name.starts_with("dim_") || name.starts_with("mart_"))
-                .then(|| (name.clone(), layout.transformed(&name)))
-        });
-    let mut tables: Vec<(String, PathBuf)> = processed
-        .chain(transformed)
-        .filter(|(_, path)| path.join("_delta_log").is_dir())
+        .filter_map(|(relative, location)| Some((check_name(&relative)?, location)))
         .collect();
-    tables.sort();
-    tables
+    tables.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(tables)
+}
+
+/// The name checks use for the table at `relative` in the lake, if it is measured.
+fn check_name(relative: &str) -> Option<String> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    match parts.as_slice() {
+        ["processed", entity] => Some((*entity).to_owned()),
+        ["quarantine", entity] => Some(format!("quarantine_{entity}")),
+        ["transformed", table] | ["transformed", "marts", table]
+            if ["fact_", "dim_", "mart_"]
+                .iter()
+                .any(|p| table.starts_with(p)) =>
+        {
+            Some((*table).to_owned())
+        }
+        _ => None,
+    }
 }
 
 /// Checks that at most `max_share` of each entity's rows went to quarantine (one
@@ -198,8 +196,7 @@ const PROFILES_AT_ONCE: usize = 4;
 pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
     let ctx = delta::session();
     let mut registered = Vec::new();
-    for (name, path) in tables(&options.layout) {
-        let location = TableLocation::local(&path)?;
+    for (name, location) in tables(&options.layout).await? {
         if delta::register(&ctx, &name, &location).await? {
             registered.push(name);
         }
@@ -220,7 +217,7 @@ pub async fn quality(options: &QualityOptions) -> Result<QualityReport> {
         .buffered(PROFILES_AT_ONCE)
         .try_collect()
         .await?;
-    let metrics_location = TableLocation::local(&options.layout.monitoring().join("metrics"))?;
+    let metrics_location = options.layout.metrics().location()?;
     let history = History::load(&metrics_location, Some(&options.run_id)).await?;
     let mut all_checks = options.config.checks.clone();
     if options.config.watch_history {
@@ -358,7 +355,7 @@ pub async fn send_alerts(
 async fn quarantine_breakdown(layout: &DataLayout) -> Result<Vec<(String, String, u64)>> {
     let mut rows = Vec::new();
     for entity in Entity::ALL {
-        let location = TableLocation::local(&layout.quarantine(entity))?;
+        let location = layout.quarantine(entity).location()?;
         for (rule, n) in rule_counts(&location).await? {
             rows.push((entity.name().to_owned(), rule, n));
         }

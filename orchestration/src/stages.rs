@@ -359,7 +359,7 @@ pub async fn tell_warehouse(console: &Console, transform: &Transform, raw: &Path
                 summary.location.clone(),
             ),
             None => {
-                let location = TableLocation::local(&layout.transformed(table.name))?;
+                let location = layout.transformed(table.name).location()?;
                 (delta::count_rows(&location).await?, None, location)
             }
         };

@@ -10,7 +10,7 @@ use contract::Entity;
 use futures::StreamExt;
 use ingestion::keys::KeySet;
 use ingestion::{IngestError, Ingestor};
-use storage::delta::{self, TableLocation};
+use storage::delta;
 
 use crate::error::Result;
 use crate::layout::DataLayout;
@@ -95,7 +95,7 @@ impl ParentKeys {
 /// `parent`'s accepted keys, read back from its processed table, key columns only,
 /// batch by batch (none when it has no table).
 pub async fn read_back(layout: &DataLayout, parent: Entity) -> Result<KeySet> {
-    let location = TableLocation::local(&layout.processed(parent))?;
+    let location = layout.processed(parent).location()?;
     let ctx = delta::session();
     let mut keys = KeySet::default();
     if !delta::register(&ctx, "parent", &location).await? {

@@ -20,7 +20,7 @@ use crate::layout::DataLayout;
 
 /// `entity`'s counts from its tables under `layout` (zero where a table is absent).
 pub async fn recount(layout: &DataLayout, entity: Entity) -> Result<EntitySummary> {
-    let processed = TableLocation::local(&layout.processed(entity))?;
+    let processed = layout.processed(entity).location()?;
     let mut summary = EntitySummary {
         entity,
         files: Vec::new(),
@@ -32,7 +32,7 @@ pub async fn recount(layout: &DataLayout, entity: Entity) -> Result<EntitySummar
         cleaned: Cleaning::default(),
         unchecked_references: Vec::new(),
     };
-    let quarantine = TableLocation::local(&layout.quarantine(entity))?;
+    let quarantine = layout.quarantine(entity).location()?;
     for (rule, n) in rule_counts(&quarantine).await? {
         match RuleId::parse(&rule) {
             Some(contract) => *summary.quarantined.entry(contract).or_default() += n,

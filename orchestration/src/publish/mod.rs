@@ -47,7 +47,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
 use datafusion::common::Column;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col};
-use storage::delta::{self, TableLocation};
+use storage::delta;
 use storage::postgres::{self, LoadMode, PostgresError, Swap, TableSpec};
 use tokio_postgres::{Client, Transaction};
 
@@ -157,16 +157,16 @@ async fn register(
     declared: &'static Declared,
     schema: String,
 ) -> Result<TableSpec> {
-    let path = layout.transformed(declared.name);
+    let place = layout.transformed(declared.name);
     let missing = PipelineError::MissingTable {
         table: declared.name.to_owned(),
-        path: path.clone(),
+        location: place.to_string(),
     };
-    // TableLocation::local creates the folder: look first, so none is left behind.
-    if !path.join("_delta_log").is_dir() {
+    // A local location is created as a folder: look first, so none is left behind.
+    if !place.may_exist() {
         return Err(missing);
     }
-    let location = TableLocation::local(&path)?;
+    let location = place.location()?;
     if !delta::register(&ctx, declared.name, &location).await? {
         return Err(missing);
     }

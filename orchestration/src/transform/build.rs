@@ -9,7 +9,7 @@ use arrow::datatypes::Int32Type;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::TryStreamExt;
-use storage::delta::{self, TableLocation, WriteMode};
+use storage::delta::{self, WriteMode};
 use transformation::aggregation;
 use transformation::banking::{self, facts};
 use transformation::star_schema::dates;
@@ -34,7 +34,7 @@ pub(super) async fn plan(
             else {
                 return Err(not_in_model(table.name));
             };
-            let location = TableLocation::local(&options.layout.transformed(table.name))?;
+            let location = options.layout.transformed(table.name).location()?;
             let previous = match delta::register(ctx, "__previous", &location).await? {
                 true => Some(
                     ctx.table("__previous")
@@ -90,7 +90,7 @@ pub(super) async fn write(
     started: Instant,
 ) -> Result<TableSummary> {
     let options = transform.options();
-    let location = TableLocation::local(&options.layout.transformed(table))?;
+    let location = options.layout.transformed(table).location()?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let stream = frame
         .execute_stream()

@@ -2,7 +2,7 @@
 //! the fact as in the processed entity, counted in the lake.
 
 use contract::Entity;
-use storage::delta::{self, TableLocation};
+use storage::delta;
 
 use crate::error::{PipelineError, Result};
 use crate::layout::DataLayout;
@@ -30,8 +30,8 @@ pub struct Reconciliation {
 pub async fn reconcile(layout: &DataLayout) -> Result<Vec<Reconciliation>> {
     let mut reconciled = Vec::with_capacity(RECONCILED.len());
     for (table, entity) in RECONCILED {
-        let expected = delta::count_rows(&TableLocation::local(&layout.processed(entity))?).await?;
-        let found = delta::count_rows(&TableLocation::local(&layout.transformed(table))?).await?;
+        let expected = delta::count_rows(&layout.processed(entity).location()?).await?;
+        let found = delta::count_rows(&layout.transformed(table).location()?).await?;
         if expected != found {
             return Err(PipelineError::Reconciliation {
                 table: table.to_owned(),

@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use contract::Entity;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use storage::delta::{self, TableLocation};
+use storage::delta;
 use transformation::banking::facts;
 
 use super::catalog::{Table, View};
@@ -27,11 +27,11 @@ pub(super) async fn register(
         register_processed(ctx, layout, entity).await?;
     }
     for name in table.reads.tables {
-        let path = layout.transformed(name);
-        if !delta::register(ctx, name, &TableLocation::local(&path)?).await? {
+        let place = layout.transformed(name);
+        if !delta::register(ctx, name, &place.location()?).await? {
             return Err(PipelineError::MissingTable {
                 table: (*name).to_owned(),
-                path,
+                location: place.to_string(),
             });
         }
     }
@@ -59,7 +59,7 @@ pub(super) async fn register_processed(
     layout: &DataLayout,
     entity: Entity,
 ) -> Result<()> {
-    let location = TableLocation::local(&layout.processed(entity))?;
+    let location = layout.processed(entity).location()?;
     if !delta::register(ctx, entity.name(), &location).await? {
         let schema = contract::schema::processed_schema(entity.spec(), &[]);
         let empty =

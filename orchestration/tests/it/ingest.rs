@@ -7,8 +7,8 @@ use contract::Entity;
 use ingestion::{EntitySummary, IngestConfig};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::ingest::{IngestOptions, ingest};
-use orchestration::{DataLayout, expected};
-use storage::delta::{self, TableLocation};
+use orchestration::{DataLayout, TablePlace, expected};
+use storage::delta;
 
 fn generate_into(raw: &Path, defects: f64) {
     let end_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
@@ -32,8 +32,8 @@ async fn ingest_once(raw: &Path, layout: &DataLayout, run_id: &str) -> Vec<Entit
     ingest(&options, &|_, _| {}).await.expect("ingest")
 }
 
-async fn table_text(path: &Path, sql: &str) -> String {
-    let location = TableLocation::local(path).expect("location");
+async fn table_text(place: &TablePlace, sql: &str) -> String {
+    let location = place.location().expect("location");
     let batches = delta::query(&location, sql).await.expect("query");
     pretty_format_batches(&batches).expect("format").to_string()
 }
@@ -62,9 +62,14 @@ async fn every_planted_defect_is_quarantined_under_its_rule() {
     );
 
     for summary in &summaries {
-        let processed = TableLocation::local(&layout.processed(summary.entity)).expect("location");
-        let quarantine =
-            TableLocation::local(&layout.quarantine(summary.entity)).expect("location");
+        let processed = layout
+            .processed(summary.entity)
+            .location()
+            .expect("location");
+        let quarantine = layout
+            .quarantine(summary.entity)
+            .location()
+            .expect("location");
         assert_eq!(
             delta::count_rows(&processed).await.expect("count"),
             summary.accepted,

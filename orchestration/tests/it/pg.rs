@@ -15,7 +15,7 @@ use orchestration::config::PipelineConfig;
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::publish::{Method, WAREHOUSE, publish};
 use orchestration::runtime::StoreLocation;
-use storage::delta::{self, TableLocation};
+use storage::delta;
 use storage::postgres;
 use tokio_postgres::Client;
 
@@ -183,7 +183,7 @@ async fn build_warehouse(dir: &Path, end: &str) -> DataLayout {
 async fn delta_rows(layout: &DataLayout) -> BTreeMap<&'static str, i64> {
     let mut rows = BTreeMap::new();
     for table in &WAREHOUSE {
-        let location = TableLocation::local(&layout.transformed(table.name)).expect("location");
+        let location = layout.transformed(table.name).location().expect("location");
         let count = delta::count_rows(&location).await.expect("count");
         rows.insert(table.name, i64::try_from(count).expect("rows"));
     }
@@ -301,7 +301,11 @@ fn move_data_files(layout: &DataLayout, table: &str, hide: bool) {
     } else {
         ("parquet.hidden", "parquet")
     };
-    let folder = layout.transformed(table);
+    let folder = layout
+        .transformed(table)
+        .folder()
+        .expect("local")
+        .to_owned();
     let mut moved = 0;
     for entry in std::fs::read_dir(&folder).expect("table folder") {
         let path = entry.expect("entry").path();

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use contract::Entity;
 use orchestration::DataLayout;
 use orchestration::generate::{GenerateOptions, generate};
+use orchestration::maintain::{MaintainOptions, maintain};
 use orchestration::pipeline::{
     INGEST_SUMMARY_TASK, PipelineSettings, daily_flow, ingest_task_name, table_task_name,
 };
@@ -19,7 +20,7 @@ use orchestration::run_alerts::alert_run;
 use orchestration::runtime::{Executor, FlowRunDetail, LogScope, RunRequest, RunState, RunStore};
 use orchestration::stages::Console;
 use orchestration::transform::catalog::TABLES;
-use storage::delta::{self, TableLocation};
+use storage::delta;
 
 const AS_OF: &str = "2026-11-24";
 
@@ -79,7 +80,12 @@ fn expected(all: RunState, except: &[(&str, RunState)]) -> BTreeMap<String, RunS
 
 /// The commits of the warehouse table `table`.
 fn commits(layout: &DataLayout, table: &str) -> usize {
-    std::fs::read_dir(layout.transformed(table).join("_delta_log"))
+    let folder = layout
+        .transformed(table)
+        .folder()
+        .expect("local")
+        .to_owned();
+    std::fs::read_dir(folder.join("_delta_log"))
         .expect("log")
         .filter_map(|entry| entry.ok())
         .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
@@ -304,7 +310,11 @@ async fn a_failed_table_is_resumed_from_its_task() {
     let settings = small_bank(dir.path());
     let layout = DataLayout::new(dir.path());
     // A file where `fact_revenue`'s table goes: its task cannot write it.
-    let revenue = layout.transformed("fact_revenue");
+    let revenue = layout
+        .transformed("fact_revenue")
+        .folder()
+        .expect("local")
+        .to_owned();
     std::fs::create_dir_all(revenue.parent().expect("parent")).expect("mkdir");
     std::fs::write(&revenue, "in the way").expect("file");
     let failed = run(&settings).await;
@@ -512,7 +522,10 @@ async fn a_failed_entity_is_resumed_with_its_parents_keys_read_back() {
     );
 
     let layout = DataLayout::new(dir.path());
-    let quarantine = TableLocation::local(&layout.quarantine(Entity::FraudReports)).expect("table");
+    let quarantine = layout
+        .quarantine(Entity::FraudReports)
+        .location()
+        .expect("table");
     let rules = |sql: &str| {
         let quarantine = quarantine.clone();
         let sql = sql.to_owned();
@@ -571,4 +584,112 @@ fn task_alerts(path: &std::path::Path) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The S3 stand-in of `BANKPIPE_S3_ENDPOINT` with its bucket `bankpipe-test` created;
+/// `None` (the test skipped, loudly) without one, unless `BANKPIPE_REQUIRE_S3=1`.
+async fn s3_stand_in() -> Option<String> {
+    let required = std::env::var("BANKPIPE_REQUIRE_S3").as_deref() == Ok("1");
+    let Ok(endpoint) = std::env::var("BANKPIPE_S3_ENDPOINT") else {
+        assert!(
+            !required,
+            "BANKPIPE_REQUIRE_S3=1 but BANKPIPE_S3_ENDPOINT is not set"
+        );
+        eprintln!("SKIPPED: no S3 stand-in (BANKPIPE_S3_ENDPOINT is not set)");
+        return None;
+    };
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    // The stand-in takes an unsigned request; it answers 409 when the bucket exists.
+    match reqwest::Client::new()
+        .put(format!("{endpoint}/bankpipe-test"))
+        .send()
+        .await
+    {
+        Ok(answer) if answer.status().is_success() || answer.status().as_u16() == 409 => {
+            Some(endpoint)
+        }
+        other => {
+            assert!(!required, "no S3 stand-in at {endpoint}: {other:?}");
+            eprintln!("SKIPPED: no S3 stand-in at {endpoint}: {other:?}");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_runs_with_its_lake_in_s3_and_maintain_finds_its_tables_there() {
+    let Some(endpoint) = s3_stand_in().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let mut settings = small_bank(dir.path());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    let lake = format!("s3://bankpipe-test/flow-{}-{nanos}", std::process::id());
+    let config = dir.path().join("bankpipe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[lake]\nlocation = \"{lake}\"\noptions = {{ aws_endpoint = \"{endpoint}\", \
+             aws_allow_http = \"true\", aws_region = \"us-east-1\", \
+             aws_access_key_id = \"test\", aws_secret_access_key = \"test\" }}\n"
+        ),
+    )
+    .expect("config");
+    settings.config_file = Some(config);
+
+    let detail = run(&settings).await;
+    let failed: Vec<_> = detail
+        .tasks
+        .iter()
+        .filter(|t| t.state != RunState::Completed)
+        .map(|t| (t.task.clone(), t.state, t.error.clone()))
+        .collect();
+    assert_eq!(detail.run.state, RunState::Completed, "{failed:?}");
+    for layer in ["processed", "quarantine", "transformed"] {
+        assert!(
+            !dir.path().join(layer).exists(),
+            "no {layer} folder in the data folder"
+        );
+    }
+    let layout = settings
+        .config()
+        .expect("config")
+        .layout(dir.path())
+        .expect("layout");
+    let facts = layout
+        .transformed("fact_transactions")
+        .location()
+        .expect("location");
+    assert!(facts.url().as_str().starts_with(&lake), "{}", facts.url());
+    assert!(delta::count_rows(&facts).await.expect("facts") > 1000);
+    let reports = dir.path().join("monitoring/reports");
+    let report = std::fs::read_dir(&reports)
+        .expect("the report stays in the data folder")
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .expect("a JSON report");
+    let text = std::fs::read_to_string(report.path()).expect("report");
+    assert!(text.contains("fact_transactions") && text.contains("quarantine_transactions"));
+
+    let tables = maintain(&MaintainOptions {
+        layout,
+        retention: std::time::Duration::from_secs(168 * 3600),
+        dry_run: true,
+        run_id: "maint-s3".to_owned(),
+    })
+    .await
+    .expect("maintain");
+    let found: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+    for table in [
+        "monitoring/metrics",
+        "processed/transactions",
+        "quarantine/transactions",
+        "transformed/fact_transactions",
+        "transformed/marts/mart_client_monthly",
+    ] {
+        assert!(found.contains(&table), "{table} in {found:?}");
+    }
 }

@@ -9,12 +9,11 @@ use orchestration::generate::{GenerateOptions, generate};
 use orchestration::headline::fraud_scores;
 use orchestration::ingest::{IngestOptions, ingest};
 use orchestration::transform::{DEFAULT_MEMORY_LIMIT, TableSummary, TransformOptions, transform};
-use storage::delta::{self, TableLocation};
+use storage::delta;
 use transformation::banking::ModelParams;
 
 async fn scalar(layout: &DataLayout, table: &str, sql: &str) -> String {
-    let path = layout.transformed(table);
-    let location = TableLocation::local(&path).expect("location");
+    let location = layout.transformed(table).location().expect("location");
     let batches = delta::query(&location, sql).await.expect("query");
     pretty_format_batches(&batches).expect("format").to_string()
 }
@@ -82,7 +81,10 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
     let rows = |name: &str| rows_of(&tables, name);
 
     let processed = delta::count_rows(
-        &TableLocation::local(&layout.processed(contract::Entity::Transactions)).expect("loc"),
+        &layout
+            .processed(contract::Entity::Transactions)
+            .location()
+            .expect("loc"),
     )
     .await
     .expect("count");
@@ -225,7 +227,10 @@ async fn the_star_schema_reconciles_and_rebuilds_with_the_same_keys() {
     assert_eq!(
         rows("dim_satisfaction"),
         delta::count_rows(
-            &TableLocation::local(&layout.processed(contract::Entity::Satisfaction)).expect("loc")
+            &layout
+                .processed(contract::Entity::Satisfaction)
+                .location()
+                .expect("loc")
         )
         .await
         .expect("count")
@@ -348,8 +353,10 @@ async fn a_late_account_is_quarantined_then_joins_when_it_arrives() {
     let as_of = chrono::NaiveDate::from_ymd_opt(2024, 3, 31).expect("date");
     let tables = run(PipelineConfig::default(), &raw, &layout, "day-1", as_of).await;
     assert_eq!(rows_of(&tables, "fact_transactions"), 1);
-    let quarantine =
-        TableLocation::local(&layout.quarantine(contract::Entity::Transactions)).expect("location");
+    let quarantine = layout
+        .quarantine(contract::Entity::Transactions)
+        .location()
+        .expect("location");
     let orphans = delta::query(
         &quarantine,
         "SELECT count(*) AS n FROM t WHERE rule_id = 'orphan_reference'",
@@ -500,7 +507,7 @@ async fn daily_deliveries_update_the_warehouse_with_history_and_no_duplicates() 
                  JOIN dim_clients d ON f.client_key = d.client_key ORDER BY f.transaction_id";
     let ctx = delta::session();
     for table in ["fact_transactions", "dim_clients"] {
-        let location = TableLocation::local(&layout.transformed(table)).expect("location");
+        let location = layout.transformed(table).location().expect("location");
         delta::register(
             &ctx,
             if table == "dim_clients" { table } else { "t" },

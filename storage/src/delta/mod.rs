@@ -36,6 +36,7 @@ use futures::{Stream, StreamExt};
 use crate::error::Result;
 
 mod delete;
+mod discover;
 mod history;
 mod location;
 pub mod maintain;
@@ -46,6 +47,7 @@ mod travel;
 mod write;
 
 pub use delete::{DeleteReport, delete};
+pub use discover::find_tables;
 pub use history::{Commit, history, latest_commit_metadata};
 pub use location::TableLocation;
 pub use merge::{MergeReport, merge};
