@@ -1,7 +1,8 @@
 //! `bankpipe check-connections`: whether every store the pipeline uses answers, before
 //! a run needs it.
 //!
-//! - the data folder: listed, and a file created and removed in it;
+//! - the data folder: listed, and a file created and removed in it; the lake's
+//!   location, when the configuration puts it elsewhere: an object written and deleted;
 //! - every Delta table of the processed layer and of the warehouse: present and
 //!   readable (its version and rows);
 //! - the run store, when given: it opens (a PostgreSQL one is created if missing) and
@@ -79,6 +80,13 @@ pub struct CheckOptions {
 pub async fn check_connections(options: &CheckOptions) -> Vec<Check> {
     let layout = &options.layout;
     let mut checks = vec![data_folder(layout.root())];
+    if let Some(lake) = layout.lake_elsewhere() {
+        let written = delta::probe_writable(lake)
+            .await
+            .map(|()| "writable (an object written and deleted)".to_owned())
+            .map_err(|e| e.to_string());
+        checks.push(Check::new("lake location", lake.to_string(), written));
+    }
     for entity in Entity::ALL {
         // Fraud reports are an optional extract: their table may be absent.
         let optional = entity == Entity::FraudReports;

@@ -48,12 +48,10 @@ impl DataLayout {
         }
     }
 
-    /// Whether the Delta tables are folders under the data folder (the default), so
-    /// that their files can be looked at (the tasks' cache fingerprints them).
-    pub fn tables_are_local(&self) -> bool {
-        self.lake
-            .as_ref()
-            .is_none_or(|lake| lake.local_path().is_some())
+    /// The configured lake location, when the Delta tables are not under the data
+    /// folder.
+    pub fn lake_elsewhere(&self) -> Option<&TableLocation> {
+        self.lake.as_ref()
     }
 
     /// The raw extracts, by default: `<root>/raw`.

@@ -11,6 +11,7 @@ use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use contract::Entity;
 use orchestration::DataLayout;
+use orchestration::check::{CheckOptions, check_connections};
 use orchestration::generate::{GenerateOptions, generate};
 use orchestration::maintain::{MaintainOptions, maintain};
 use orchestration::pipeline::{
@@ -673,6 +674,32 @@ async fn the_flow_runs_with_its_lake_in_s3_and_maintain_finds_its_tables_there()
         .expect("a JSON report");
     let text = std::fs::read_to_string(report.path()).expect("report");
     assert!(text.contains("fact_transactions") && text.contains("quarantine_transactions"));
+
+    let checks = check_connections(&CheckOptions {
+        layout: layout.clone(),
+        database_url: None,
+        schema: "bank_dw".to_owned(),
+        run_store: None,
+        attempts: 1,
+        first_backoff: std::time::Duration::from_millis(1),
+    })
+    .await;
+    let lake_check = checks
+        .iter()
+        .find(|c| c.check == "lake location")
+        .expect("");
+    assert!(
+        lake_check.ok && lake_check.target.starts_with(&lake),
+        "{lake_check:?}"
+    );
+    let facts_check = checks
+        .iter()
+        .find(|c| c.target == "transformed/fact_transactions")
+        .expect("the facts' check");
+    assert!(
+        facts_check.ok && facts_check.detail.contains("rows"),
+        "{facts_check:?}"
+    );
 
     let tables = maintain(&MaintainOptions {
         layout,

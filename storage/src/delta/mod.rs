@@ -42,6 +42,7 @@ mod location;
 pub mod maintain;
 mod merge;
 mod object_stores;
+mod probe;
 mod source;
 mod travel;
 mod write;
@@ -51,6 +52,7 @@ pub use discover::find_tables;
 pub use history::{Commit, history, latest_commit_metadata};
 pub use location::TableLocation;
 pub use merge::{MergeReport, merge};
+pub use probe::probe_writable;
 pub use travel::{At, open_at, query_at, register_at};
 pub use write::{replace_where, write_stream};
 
