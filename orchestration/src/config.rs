@@ -228,6 +228,14 @@ impl PipelineConfig {
         })
     }
 
+    /// The configuration file at `path`, or the defaults without one.
+    pub fn read(path: Option<&Path>) -> Result<PipelineConfig, IngestError> {
+        match path {
+            Some(path) => PipelineConfig::from_file(path),
+            None => Ok(PipelineConfig::default()),
+        }
+    }
+
     /// The layout of data folder `data` with this configuration's lake: an error when
     /// the lake's location is not one (an unknown scheme, a malformed setting).
     pub fn layout(&self, data: &Path) -> Result<DataLayout, storage::StorageError> {

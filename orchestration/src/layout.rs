@@ -141,12 +141,44 @@ impl TablePlace {
 }
 
 impl std::fmt::Display for TablePlace {
-    /// The folder, or the location's URL.
+    /// The folder, or the URL under the lake's location.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.lake, self.folder()) {
-            (_, Some(folder)) => write!(f, "{}", folder.display()),
-            (Some(lake), None) => write!(f, "{}{}", lake.url(), self.relative),
-            (None, None) => Ok(()),
+        match &self.lake {
+            None => write!(f, "{}", self.folder.display()),
+            Some(lake) => write!(
+                f,
+                "{}/{}",
+                lake.url().as_str().trim_end_matches('/'),
+                self.relative
+            ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_named_by_its_folder_or_by_its_url_under_the_lake() {
+        let local = DataLayout::new(Path::new("data"));
+        let place = local.transformed("mart_fraud_daily");
+        assert_eq!(place.relative(), "transformed/marts/mart_fraud_daily");
+        assert_eq!(
+            place.to_string(),
+            Path::new("data/transformed/marts/mart_fraud_daily")
+                .display()
+                .to_string()
+        );
+        let options = [("aws_region", "eu-west-3")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let lake = TableLocation::parse_with_options("s3://bank-lake/prod", options)
+            .expect("an S3 location");
+        let remote = DataLayout::new(Path::new("data")).with_lake(lake);
+        let place = remote.processed(Entity::Clients);
+        assert_eq!(place.folder(), None);
+        assert!(place.may_exist());
+        assert_eq!(place.to_string(), "s3://bank-lake/prod/processed/clients");
     }
 }

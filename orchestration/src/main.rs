@@ -238,7 +238,7 @@ impl Paths {
 
     /// The configuration, the raw folder and the layout these options name.
     fn resolve(&self) -> Result<(PipelineConfig, PathBuf, DataLayout), PipelineError> {
-        let config = read_config(self.config.as_deref())?;
+        let config = PipelineConfig::read(self.config.as_deref())?;
         let layout = config.layout(&self.data)?;
         let raw = self
             .raw
@@ -589,14 +589,6 @@ async fn serve(
     orchestration::serve::serve(Arc::new(launcher), store, addr, token, stop).await
 }
 
-/// The configuration file at `path`, or the defaults without one.
-fn read_config(path: Option<&Path>) -> Result<PipelineConfig, PipelineError> {
-    Ok(match path {
-        Some(path) => PipelineConfig::from_file(path)?,
-        None => PipelineConfig::default(),
-    })
-}
-
 /// The run store that `runs` configures for data folder `data`.
 async fn open_store(runs: &RunsConfig, data: &Path) -> Result<RunStore, PipelineError> {
     let location = runs.location(data).map_err(PipelineError::Config)?;
@@ -605,7 +597,7 @@ async fn open_store(runs: &RunsConfig, data: &Path) -> Result<RunStore, Pipeline
 
 /// `retry RUN_ID`: reruns a failed pipeline run from its failed tasks.
 async fn retry(data: PathBuf, config: Option<PathBuf>, run: i64) -> Result<(), PipelineError> {
-    let store = open_store(&read_config(config.as_deref())?.runs, &data).await?;
+    let store = open_store(&PipelineConfig::read(config.as_deref())?.runs, &data).await?;
     let previous = store.get_run(FlowRunId(run)).await?;
     let settings = PipelineSettings::from_parameters(&previous.run.parameters)
         .ok_or(PipelineError::NotRetriable(run))?;
@@ -690,7 +682,7 @@ async fn run_maintain(
 ) -> Result<(), PipelineError> {
     use orchestration::maintain::{MaintainOptions, maintain, render};
     let options = MaintainOptions {
-        layout: read_config(config.as_deref())?.layout(&data)?,
+        layout: PipelineConfig::read(config.as_deref())?.layout(&data)?,
         retention: Duration::from_secs(retention_hours.saturating_mul(3600)),
         dry_run,
         run_id: new_run_id(),
@@ -711,7 +703,7 @@ async fn run_maintain(
 /// and rows per second.
 async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
     let url = target.url().ok_or(PipelineError::NoDatabaseUrl)?;
-    let layout = read_config(target.config.as_deref())?.layout(&target.data)?;
+    let layout = PipelineConfig::read(target.config.as_deref())?.layout(&target.data)?;
     publish_to(&Console::terminal(), &layout, &url, &target.schema)
         .await
         .map(drop)
@@ -720,7 +712,7 @@ async fn load_postgres(target: &PostgresTarget) -> Result<(), PipelineError> {
 /// `check-connections`: the table of checks; an error (non-zero exit) if one failed.
 async fn check_connections(target: &PostgresTarget) -> Result<(), PipelineError> {
     use orchestration::check::{CheckOptions, check_connections, render};
-    let config = read_config(target.config.as_deref())?;
+    let config = PipelineConfig::read(target.config.as_deref())?;
     let options = CheckOptions {
         layout: config.layout(&target.data)?,
         database_url: target.url(),

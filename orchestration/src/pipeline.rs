@@ -150,10 +150,7 @@ impl PipelineSettings {
                 ..PipelineConfig::default()
             });
         }
-        Ok(match &self.config_file {
-            Some(path) => PipelineConfig::from_file(path)?,
-            None => PipelineConfig::default(),
-        })
+        Ok(PipelineConfig::read(self.config_file.as_deref())?)
     }
 
     /// The settings as a run's parameters (strings), to store with the run; paths are

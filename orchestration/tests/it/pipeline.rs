@@ -79,6 +79,14 @@ fn expected(all: RunState, except: &[(&str, RunState)]) -> BTreeMap<String, RunS
     states
 }
 
+/// Why task `task` of the run failed (empty when it did not).
+fn task_error(detail: &FlowRunDetail, task: &str) -> String {
+    detail
+        .task(task)
+        .and_then(|t| t.error.clone())
+        .unwrap_or_default()
+}
+
 /// The commits of the warehouse table `table`.
 fn commits(layout: &DataLayout, table: &str) -> usize {
     let folder = layout
@@ -336,10 +344,7 @@ async fn a_failed_table_is_resumed_from_its_task() {
         ),
         "what reads fact_revenue is not run; the rest is"
     );
-    let error = failed
-        .task("transform.fact_revenue")
-        .and_then(|t| t.error.clone())
-        .unwrap_or_default();
+    let error = task_error(&failed, "transform.fact_revenue");
     assert!(error.contains("fact_revenue"), "{error}");
     let facts = commits(&layout, "fact_transactions");
 
@@ -489,10 +494,7 @@ async fn a_failed_entity_is_resumed_with_its_parents_keys_read_back() {
         ),
         "what reads the fraud reports is not run; the other entities and tables are"
     );
-    let error = failed
-        .task("ingest.fraud_reports")
-        .and_then(|t| t.error.clone())
-        .unwrap_or_default();
+    let error = task_error(&failed, "ingest.fraud_reports");
     assert!(error.contains("fraud_reports"), "{error}");
 
     // The configuration fixed, a retry (a new flow: nothing in memory, as in another

@@ -56,13 +56,13 @@ fn prepare(connection: &mut Connection, path: &Path) -> Result<()> {
 
 /// Runs a statement; the rows it changed.
 pub(super) fn execute(connection: &Connection, sql: &str, params: &[Value]) -> Result<u64> {
-    let mut statement = connection.prepare(sql)?;
+    let mut statement = connection.prepare_cached(sql)?;
     Ok(statement.execute(params_from_iter(params))? as u64)
 }
 
 /// Runs a query; its rows.
 pub(super) fn query(connection: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-    let mut statement = connection.prepare(sql)?;
+    let mut statement = connection.prepare_cached(sql)?;
     let columns: Arc<[String]> = statement.column_names().map(str::to_owned).collect();
     let mut rows = statement.query(params_from_iter(params))?;
     let mut read = Vec::new();
